@@ -1,0 +1,41 @@
+// Checked file primitives. Every failure names the call, its arguments and
+// errno; every fd is owned and O_CLOEXEC.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/statfs.h>
+
+#include <string>
+#include <vector>
+
+#include "fd.hpp"
+#include "result.hpp"
+
+namespace offroot {
+
+Result<UniqueFd> open_path(const std::string& path, int flags, mode_t mode = 0);
+Result<UniqueFd> open_at(int dirfd, const std::string& name, int flags, mode_t mode = 0);
+
+// Reads a whole file, e.g. /proc/self/mountinfo (whose size stat reports as 0).
+Result<std::string> read_file(const std::string& path);
+Result<std::string> read_fd(int fd, const std::string& what);
+Status write_file(const std::string& path, const std::string& data, int flags, mode_t mode);
+
+Result<std::string> read_link(const std::string& path);
+Result<struct stat> stat_path(const std::string& path);
+Result<struct stat> lstat_path(const std::string& path);
+Result<struct statfs> statfs_path(const std::string& path);
+
+// Names in a directory, without "." and "..", unsorted.
+Result<std::vector<std::string>> list_dir(const std::string& path);
+
+bool exists_nofollow(const std::string& path);
+Status make_dir(const std::string& path, mode_t mode);  // EEXIST as a directory is fine
+
+// Same inode on the same device: "is this the same directory?"
+bool same_inode(const struct stat& a, const struct stat& b);
+
+// Joins without doubling slashes: join("/", "root") == "/root".
+std::string path_join(const std::string& dir, const std::string& name);
+
+}  // namespace offroot

@@ -1,0 +1,26 @@
+// Logging for code that runs while the system is being taken apart: once
+// journald is gone, the console and the kernel ring buffer are all that is
+// left, so each line goes to stderr, /dev/kmsg and (optionally) a log file
+// kept in RAM that `offroot status` shows.
+#pragma once
+
+#include <string>
+
+namespace offroot {
+
+enum class LogLevel { error = 3, warning = 4, notice = 5, info = 6, debug = 7 };
+
+struct LogSinks {
+    bool to_stderr = true;
+    bool to_kmsg = false;
+    std::string ram_log;  // empty: none
+    std::string tag = "offroot";
+};
+
+void configure_log(const LogSinks& sinks);
+void log(LogLevel level, const std::string& message);
+inline void log_info(const std::string& m) { log(LogLevel::info, m); }
+inline void log_warning(const std::string& m) { log(LogLevel::warning, m); }
+inline void log_error(const std::string& m) { log(LogLevel::error, m); }
+
+}  // namespace offroot
