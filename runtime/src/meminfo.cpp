@@ -1,1 +1,67 @@
-// placeholder
+#include "meminfo.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+
+#include "files.hpp"
+
+namespace offroot {
+
+Result<MemInfo> parse_meminfo(std::string_view text) {
+    MemInfo info;
+    struct Field {
+        std::string_view name;
+        uint64_t* value;
+        bool seen = false;
+    };
+    std::array<Field, 6> fields{{
+        {"MemTotal", &info.total_kib},
+        {"MemFree", &info.free_kib},
+        {"MemAvailable", &info.available_kib},
+        {"Shmem", &info.shmem_kib},
+        {"SwapTotal", &info.swap_total_kib},
+        {"SwapFree", &info.swap_free_kib},
+    }};
+
+    while (!text.empty()) {
+        size_t nl = text.find('\n');
+        if (nl == std::string_view::npos) nl = text.size();
+        std::string_view line = text.substr(0, nl);
+        text.remove_prefix(std::min(nl + 1, text.size()));
+
+        size_t colon = line.find(':');
+        if (colon == std::string_view::npos) continue;
+        std::string_view name = line.substr(0, colon);
+        auto field = std::find_if(fields.begin(), fields.end(),
+                                  [&](const Field& f) { return f.name == name; });
+        if (field == fields.end()) continue;
+
+        // "MemTotal:       24684100 kB"
+        std::string_view rest = line.substr(colon + 1);
+        size_t start = rest.find_first_not_of(" \t");
+        if (start == std::string_view::npos)
+            return plain_error("malformed meminfo line: " + quoted(std::string(line)));
+        rest.remove_prefix(start);
+        auto [ptr, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), *field->value);
+        std::string_view unit(ptr, static_cast<size_t>(rest.data() + rest.size() - ptr));
+        if (ec != std::errc() || (unit != " kB" && !unit.empty()))
+            return plain_error("malformed meminfo line: " + quoted(std::string(line)));
+        field->seen = true;
+    }
+
+    for (const Field& f : fields) {
+        if (!f.seen) return plain_error("meminfo has no " + std::string(f.name) + " field");
+    }
+    return info;
+}
+
+Result<MemInfo> read_meminfo(const std::string& path) {
+    auto text = read_file(path);
+    if (!text) return text.error();
+    auto info = parse_meminfo(*text);
+    if (!info) return info.error().context(path);
+    return info;
+}
+
+}  // namespace offroot

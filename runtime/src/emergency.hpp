@@ -1,0 +1,46 @@
+// The emergency environment kept in rootfs, and the state of the system
+// around it: NORMAL (real init on the real root), DETACHED (offroot-init is
+// PID 1, the disk is free) or in between.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "result.hpp"
+
+namespace offroot {
+
+// Written by the emergency dropbear started in the initramfs; /run is
+// moved into the real root at boot, so both sides see it.
+inline constexpr const char* kDropbearPidfile = "/run/offroot/dropbear.pid";
+inline constexpr const char* kInitStubName = "offroot-init";
+
+enum class SystemState { normal, detached, transition, no_emergency_environment };
+std::string to_string(SystemState state);
+
+struct EmergencyEnvironment {
+    // A way into rootfs from where we run: "/" when we run in it, else
+    // "/proc/<pid>/root" of a process that lives there.
+    std::string rootfs_path;
+    bool we_run_in_rootfs = false;
+    std::vector<pid_t> processes;  // every process whose root is rootfs
+    std::optional<pid_t> dropbear;
+};
+
+struct SystemStatus {
+    SystemState state = SystemState::no_emergency_environment;
+    std::string explanation;  // what made us decide, for humans
+    pid_t pid1 = 1;
+    std::string pid1_exe;
+    std::optional<EmergencyEnvironment> emergency;
+    std::optional<uint64_t> rootfs_bytes;
+};
+
+Result<EmergencyEnvironment> find_emergency_environment(const std::string& proc = "/proc");
+Result<SystemStatus> read_system_status(const std::string& proc = "/proc");
+
+}  // namespace offroot

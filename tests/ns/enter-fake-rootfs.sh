@@ -1,0 +1,26 @@
+#!/bin/sh
+# PID 1 of the new namespaces, still on the host's root: builds the fake
+# rootfs, pivots into it and execs the scenario there.
+set -eu
+work=$1 busybox=$2 bin_dir=$3 tests=$4 scenario=$5
+
+r=$work/rootfs
+mkdir -p "$r"
+mount -t tmpfs -o mode=0755 rootfs "$r"
+mkdir -p "$r/bin" "$r/usr/lib/offroot" "$r/etc/offroot" "$r/tests" "$r/oldroot" "$r/proc" "$r/sys" "$r/dev" "$r/run" "$r/tmp"
+cp "$busybox" "$r/bin/busybox"
+for applet in $("$busybox" --list); do
+    [ -e "$r/bin/$applet" ] || ln -s busybox "$r/bin/$applet"
+done
+cp "$bin_dir/run-init" "$bin_dir/offroot-init" "$bin_dir/offroot" "$r/usr/lib/offroot/"
+cp "$tests/scenarios/"*.sh "$tests/in-namespace.sh" "$r/tests/"
+
+# /dev/console inside: a host file, so that what init and the stub write to
+# the console reaches the test's log.
+: > "$work/console"
+: > "$r/console-capture"
+mount --bind "$work/console" "$r/console-capture"
+
+cd "$r"
+pivot_root . oldroot
+exec /bin/busybox sh -c 'umount -l /oldroot && rmdir /oldroot && cd / && exec /bin/sh "/tests/$1.sh"' sh "$scenario"

@@ -1,0 +1,21 @@
+# run-init keeps and prunes rootfs, gives it /dev /proc /sys /run, moves the
+# real root onto "/" and execs its init; then the real root is moved aside
+# through "/..", offroot-init becomes PID 1 from rootfs, and SIGUSR1 hands
+# PID 1 back to the real init. Runs as PID 1 of its namespace.
+. /tests/in-namespace.sh
+set -u
+
+build_boot_scene /bin /usr/lib/offroot /tests
+
+# The emergency sshd stand-in: started in the initramfs, it keeps rootfs as
+# its root for its whole life.
+sleep 100000 &
+echo $! > /root/run/stand-in.pid
+echo 'root=/dev/vda ro quiet splash.mode=x phase2 -- after-dashes' > /root/run/cmdline
+
+check "run-init -n accepts the scene" /usr/lib/offroot/run-init -n /root /sbin/init
+check "run-init -n refuses a missing init" sh -c '! /usr/lib/offroot/run-init -n /root /sbin/nothing 2>/dev/null'
+check "run-init -n refuses a new root that is not a mount point" \
+    sh -c '! /usr/lib/offroot/run-init -n /tests /sbin/init 2>/dev/null'
+
+exec env OFFROOT_CMDLINE=/run/cmdline /usr/lib/offroot/run-init /root /sbin/init phase1 'arg with space'
