@@ -1,1 +1,259 @@
-int main() { return 0; }
+// offroot: the admin's command. Parses the command line, runs one command,
+// turns its result into output and an exit code:
+//   0  done / go     1  refused, no-go or failed     2  bad usage
+#include <boost/program_options.hpp>
+
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "block_device.hpp"
+#include "emergency.hpp"
+#include "holders.hpp"
+#include "json.hpp"
+#include "mountinfo.hpp"
+#include "plan.hpp"
+#include "version.hpp"
+
+namespace po = boost::program_options;
+using namespace offroot;
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitRefused = 1;
+constexpr int kExitUsage = 2;
+
+const char* const kUsage =
+    "usage: offroot [--json] COMMAND [OPTIONS]\n"
+    "\n"
+    "Step the running system off its root disk and back, without a reboot.\n"
+    "\n"
+    "commands:\n"
+    "  status                     NORMAL, DETACHED or in transition; PID 1, the emergency dropbear, RAM kept\n"
+    "  check [--min-free MIB]     what holds the root filesystem; exit 0 = go, 1 = no-go\n"
+    "  enter [--dry-run]          stop services, move PID 1 to RAM, free the disk\n"
+    "  return [--root DEVICE] [--fsck] [--dry-run]\n"
+    "                             mount the root (or DEVICE) and hand PID 1 back to the real init\n"
+    "\n"
+    "options:\n"
+    "  --json       machine-readable output\n"
+    "  -h, --help   this text\n"
+    "  --version    offroot's version\n";
+
+int fail(const Error& e) {
+    std::cerr << "offroot: " << e.message() << "\n";
+    return kExitRefused;
+}
+
+int usage_error(const std::string& what) {
+    std::cerr << "offroot: " << what << "\n" << kUsage;
+    return kExitUsage;
+}
+
+std::string mib(uint64_t bytes) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+    return buf;
+}
+
+int cmd_status(bool json) {
+    auto s = read_system_status();
+    if (!s) return fail(s.error());
+    if (json) {
+        JsonWriter j;
+        j.begin_object().key("state").value(to_string(s->state)).key("explanation").value(s->explanation);
+        j.key("pid1").begin_object().key("exe").value(s->pid1_exe).key("is_offroot_init").value(s->pid1_is_stub).end_object();
+        j.key("emergency_dropbear_pid");
+        if (s->emergency && s->emergency->dropbear) j.value(static_cast<int64_t>(*s->emergency->dropbear)); else j.null();
+        j.key("rootfs_bytes");
+        if (s->rootfs_bytes) j.value(*s->rootfs_bytes); else j.null();
+        j.key("running_in_rootfs").value(s->emergency && s->emergency->we_run_in_rootfs);
+        j.end_object();
+        std::cout << j.str() << "\n";
+        return kExitOk;
+    }
+    std::cout << "offroot status: " << to_string(s->state) << "\n";
+    std::cout << "  " << s->explanation << "\n";
+    std::cout << "PID 1: " << (s->pid1_exe.empty() ? "?" : s->pid1_exe) << (s->pid1_is_stub ? " (offroot-init)" : "") << "\n";
+    if (s->emergency) {
+        std::cout << "emergency dropbear: "
+                  << (s->emergency->dropbear ? "pid " + std::to_string(*s->emergency->dropbear) : std::string("not running"))
+                  << "\n";
+        std::cout << "processes in rootfs: " << s->emergency->processes.size() << "\n";
+    }
+    if (s->rootfs_bytes) std::cout << "RAM kept by rootfs: " << mib(*s->rootfs_bytes) << "\n";
+    return kExitOk;
+}
+
+int cmd_check(bool json, uint64_t min_free_mib) {
+    CheckOptions options;
+    options.min_free_kib = min_free_mib * 1024;
+    auto report = run_check(options);
+    if (!report) return fail(report.error());
+    std::cout << (json ? format_check_json(*report) : format_check_human(*report));
+    return report->go() ? kExitOk : kExitRefused;
+}
+
+// The real root's mounts, children first, as mount points inside it: from
+// rootfs, the real root is the mount on top of "/" and its descendants;
+// rootfs' own binds of /dev, /proc... are not part of it.
+std::vector<std::string> real_root_unmount_order() {
+    auto table = MountTable::read();
+    if (!table) return {};
+    const MountEntry* root = table->mount_of("/");
+    if (root == nullptr) return {};
+    std::vector<MountEntry> subtree{*root};
+    for (bool grew = true; grew;) {
+        grew = false;
+        for (const auto& m : table->entries()) {
+            bool known = false, parent_known = false;
+            for (const auto& s : subtree) {
+                known = known || s.id == m.id;
+                parent_known = parent_known || s.id == m.parent_id;
+            }
+            if (!known && parent_known) {
+                subtree.push_back(m);
+                grew = true;
+            }
+        }
+    }
+    MountTable real(subtree);
+    std::vector<std::string> order;
+    for (const MountEntry* m : real.unmount_order("/")) order.push_back(m->mount_point);
+    return order;
+}
+
+int cmd_enter(bool json, bool dry_run) {
+    auto report = run_check(CheckOptions{});
+    if (!report) return fail(report.error());
+    const InitInfo* init = &report->init;
+
+    EnterInputs in;
+    in.init = *init;
+    in.root_source = report->root_source;
+    in.root_fs_type = report->root_fs_type;
+    in.from_rootfs = report->system.emergency && report->system.emergency->we_run_in_rootfs;
+    if (report->system.emergency && report->system.emergency->dropbear) in.dropbear_pid = *report->system.emergency->dropbear;
+    in.unmount_order = real_root_unmount_order();
+    for (const auto& s : report->swaps) in.swaps.push_back(s.name);
+    for (const auto& l : report->loop_devices) in.loop_devices.push_back(l.substr(0, l.find(' ')));
+    auto steps = plan_enter(in);
+
+    if (json) {
+        std::cout << format_plan_json("enter", steps);
+    } else {
+        std::cout << format_plan_human(std::string("offroot enter") + (dry_run ? " --dry-run" : "") + ": " +
+                                           (report->go() ? "the plan" : "REFUSED, the plan would be") + " (init: " +
+                                           to_string(init->kind) + ")",
+                                       steps);
+        for (const auto& b : report->blockers) std::cout << "BLOCKER: " << b << "\n";
+    }
+    if (!report->go()) return kExitRefused;
+    if (!dry_run) {
+        std::cerr << "offroot: enter: running the plan is not available in this version; "
+                     "--dry-run shows what it will do\n";
+        return kExitRefused;
+    }
+    return kExitOk;
+}
+
+int cmd_return(bool json, const std::string& root_device, bool fsck, bool dry_run) {
+    auto status = read_system_status();
+    if (!status) return fail(status.error());
+    if (root_device.empty())
+        return fail(plain_error("no root device given and none recorded by offroot enter",
+                                "give it: offroot return --root /dev/vda1"));
+    if (auto s = check_block_device(root_device); !s) return fail(s.error());
+    auto fs = probe_filesystem(root_device);
+    if (!fs) return fail(fs.error());
+    if (auto s = check_device_free(root_device); !s) return fail(s.error().context("the root device is busy"));
+
+    ReturnInputs in;
+    in.device = root_device;
+    in.fsck = fsck;
+    if (auto init = detect_running_init(); init) in.init = *init;
+    auto steps = plan_return(in);
+    if (json) {
+        std::cout << format_plan_json("return", steps);
+    } else {
+        std::cout << format_plan_human("offroot return" + std::string(dry_run ? " --dry-run" : "") + ": " +
+                                           root_device + " (" + *fs + "), state " + to_string(status->state),
+                                       steps);
+    }
+    if (status->state != SystemState::detached)
+        return fail(plain_error("the system is " + to_string(status->state) + ", not DETACHED: nothing to return from"));
+    if (!dry_run) {
+        std::cerr << "offroot: return: running the plan is not available in this version; "
+                     "--dry-run shows what it will do\n";
+        return kExitRefused;
+    }
+    return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    po::options_description global("global");
+    global.add_options()
+        ("help,h", "")
+        ("version", "")
+        ("json", "")
+        ("command", po::value<std::string>(), "")
+        ("args", po::value<std::vector<std::string>>(), "");
+    po::positional_options_description positional;
+    positional.add("command", 1).add("args", -1);
+
+    po::variables_map vm;
+    std::vector<std::string> rest;
+    try {
+        auto parsed = po::command_line_parser(argc, argv).options(global).positional(positional).allow_unregistered().run();
+        po::store(parsed, vm);
+        rest = po::collect_unrecognized(parsed.options, po::include_positional);
+    } catch (const po::error& e) {
+        return usage_error(e.what());
+    }
+    if (vm.count("version")) {
+        std::cout << "offroot " << kVersion << "\n";
+        return kExitOk;
+    }
+    if (!vm.count("command")) {
+        if (vm.count("help")) {
+            std::cout << kUsage;
+            return kExitOk;
+        }
+        return usage_error("no command given");
+    }
+    const std::string command = vm["command"].as<std::string>();
+    if (!rest.empty() && rest.front() == command) rest.erase(rest.begin());
+
+    po::options_description sub(command + " options");
+    sub.add_options()("json", "")("help,h", "");
+    if (command == "check") {
+        sub.add_options()("min-free", po::value<uint64_t>()->default_value(64), "");
+    } else if (command == "enter") {
+        sub.add_options()("dry-run,n", "");
+    } else if (command == "return") {
+        sub.add_options()("root", po::value<std::string>()->default_value(""), "")("fsck", "")("dry-run,n", "");
+    } else if (command != "status") {
+        return usage_error("unknown command " + quoted(command));
+    }
+    po::variables_map opts;
+    try {
+        po::store(po::command_line_parser(rest).options(sub).run(), opts);
+        po::notify(opts);
+    } catch (const po::error& e) {
+        return usage_error(command + ": " + e.what());
+    }
+    if (vm.count("help") || opts.count("help")) {
+        std::cout << kUsage;
+        return kExitOk;
+    }
+    const bool json = vm.count("json") || opts.count("json");
+
+    if (command == "status") return cmd_status(json);
+    if (command == "check") return cmd_check(json, opts["min-free"].as<uint64_t>());
+    if (command == "enter") return cmd_enter(json, opts.count("dry-run") > 0);
+    return cmd_return(json, opts["root"].as<std::string>(), opts.count("fsck") > 0, opts.count("dry-run") > 0);
+}

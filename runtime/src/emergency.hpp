@@ -38,9 +38,19 @@ struct SystemStatus {
     std::string pid1_exe;
     std::optional<EmergencyEnvironment> emergency;
     std::optional<uint64_t> rootfs_bytes;
+    bool real_root_on_top = false;     // the real root is mounted on top of rootfs "/"
+    bool real_root_aside = false;      // rootfs:/root is a mount point
+    bool pid1_is_stub = false;
 };
 
-Result<EmergencyEnvironment> find_emergency_environment(const std::string& proc = "/proc");
-Result<SystemStatus> read_system_status(const std::string& proc = "/proc");
+// Where offroot's binaries sit inside rootfs.
+inline constexpr const char* kRootfsLibDir = "/usr/lib/offroot";
+
+// None found is not an error: the answer is "no emergency environment".
+Result<std::optional<EmergencyEnvironment>> find_emergency_environment();
+Result<SystemStatus> read_system_status();
+
+// "/" when `rootfs_path` is "/", else rootfs_path + path.
+std::string in_rootfs(const EmergencyEnvironment& env, const std::string& path);
 
 }  // namespace offroot

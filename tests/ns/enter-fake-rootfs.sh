@@ -13,6 +13,7 @@ for applet in $("$busybox" --list); do
     [ -e "$r/bin/$applet" ] || ln -s busybox "$r/bin/$applet"
 done
 cp "$bin_dir/run-init" "$bin_dir/offroot-init" "$bin_dir/offroot" "$r/usr/lib/offroot/"
+cp "$bin_dir/ns-fake-init" "$r/tests/fake-init"
 cp "$tests/scenarios/"*.sh "$tests/in-namespace.sh" "$r/tests/"
 
 # /dev/console inside: a host file, so that what init and the stub write to

@@ -69,7 +69,13 @@ build_boot_scene() {
         [ -e "/root/bin/$applet" ] || ln -s busybox "/root/bin/$applet"
     done
     echo real > /root/etc/marker
-    cp /tests/real-init.sh /root/sbin/init
+    if [ -n "${FAKE_SYSVINIT:-}" ]; then
+        # A PID 1 binary named "init", running the scenario's script.
+        cp /tests/fake-init /root/sbin/init
+        cp "/tests/$REAL_INIT" /root/sbin/init.sh
+    else
+        cp "/tests/${REAL_INIT:-real-init.sh}" /root/sbin/init
+    fi
     chmod 755 /root/sbin/init
 
     mount -o move /run /root/run

@@ -1,0 +1,60 @@
+// The enter and return plans: every step that changes the system, what it
+// does and how it is undone. `--dry-run` prints them; running them is the
+// emergency cycle's (issue 4).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "result.hpp"
+
+namespace offroot {
+
+enum class InitSystem { systemd, sysvinit, unknown };
+std::string to_string(InitSystem init);
+
+struct InitInfo {
+    InitSystem kind = InitSystem::unknown;
+    // The file PID 1 runs (symlinks resolved): the stub is bound over it,
+    // since systemd re-executes its own binary, not /sbin/init.
+    std::string binary;
+    std::string reexec_command;  // "systemctl daemon-reexec" / "telinit u"
+};
+
+// systemd when /run/systemd/system exists (sd_booted()), sysvinit when PID
+// 1's binary is sysvinit's init.
+InitInfo detect_init_system(const std::string& pid1_exe, bool run_systemd_system_exists);
+Result<InitInfo> detect_running_init();
+
+struct Step {
+    std::string name;
+    std::string action;  // what it will do, concretely
+    std::string undo;    // how it is undone when a later step fails
+};
+
+struct EnterInputs {
+    InitInfo init;
+    std::string root_source;  // /dev/vda1
+    std::string root_fs_type;
+    bool from_rootfs = false;  // started in the 1022 session
+    std::optional<int> dropbear_pid;
+    std::vector<std::string> unmount_order;  // mount points in the real root, children first
+    std::vector<std::string> swaps;
+    std::vector<std::string> loop_devices;
+};
+
+struct ReturnInputs {
+    std::string device;  // what will be mounted as the root
+    bool new_device = false;
+    bool fsck = false;
+    InitInfo init;
+};
+
+std::vector<Step> plan_enter(const EnterInputs& in);
+std::vector<Step> plan_return(const ReturnInputs& in);
+
+std::string format_plan_human(const std::string& title, const std::vector<Step>& steps);
+std::string format_plan_json(const std::string& command, const std::vector<Step>& steps);
+
+}  // namespace offroot
