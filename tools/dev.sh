@@ -1,0 +1,64 @@
+#!/bin/sh
+# The project's one entry point on a fresh Debian 12 machine (as root):
+#   tools/dev.sh main   install what the build needs, build, run the main job
+#   tools/dev.sh test   install what the tests need, build, run every test
+# Idempotent: a second run installs nothing and rebuilds what changed.
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${OFFROOT_BUILD_DIR:-$top/build}
+
+say() { printf '== %s\n' "$*"; }
+die() { printf 'dev.sh: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "run as root: the build installs packages and the tests mount filesystems"
+
+build_packages="cmake g++ make libboost-program-options-dev catch2 file binutils"
+# busybox-static: the namespace tests copy a static busybox into a fake rootfs.
+test_packages="busybox-static util-linux coreutils"
+
+install_packages() {
+    missing=""
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+    done
+    [ -n "$missing" ] || return 0
+    say "installing:$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null || die "apt-get update failed: is the Debian mirror reachable?"
+    # shellcheck disable=SC2086
+    apt-get install -y -q --no-install-recommends $missing >/dev/null || die "apt-get install$missing failed"
+}
+
+configure_and_build() {
+    say "building in $build"
+    cmake -S "$top" -B "$build" -DOFFROOT_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    cmake --build "$build" -j "$(nproc)"
+}
+
+main_job() {
+    say "offroot --version: $("$build/runtime/offroot" --version)"
+    say "the boot path and the PID 1 cycle, for real, in fresh namespaces (a tmpfs plays rootfs):"
+    "$top/tests/ns/run-scenario.sh" "$build/runtime" keep-rootfs 120
+    say "offroot check on this machine (it was not booted with offroot: expect NO-GO, and what holds /):"
+    "$build/runtime/offroot" check || true
+}
+
+case "${1:-}" in
+main)
+    install_packages $build_packages $test_packages
+    configure_and_build
+    main_job
+    ;;
+test)
+    install_packages $build_packages $test_packages
+    configure_and_build
+    say "running every test (unit, ns)"
+    cd "$build"
+    # CI=true turns any test that lacks what it needs into a failure.
+    CI=${CI:-true} ctest --output-on-failure --timeout 600
+    ;;
+*)
+    die "usage: tools/dev.sh main|test"
+    ;;
+esac
