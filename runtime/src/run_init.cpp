@@ -218,14 +218,16 @@ Status keep_rootfs_and_move(const RunInitOptions& o) {
 }
 
 // Our root is still rootfs, with the new root now on top of it: "/.." is
-// the way up into it (and our cwd, taken before the move, is its top too).
-Error enter_moved_root(const RunInitOptions& o, const struct stat& new_root_st) {
+// the way up into it. `new_root_fd`, opened before the move, is the way in
+// should "/.." not lead there.
+Error enter_moved_root(const RunInitOptions& o, const struct stat& new_root_st, int new_root_fd) {
     auto entered = [&]() {
         auto now = stat_path("/");
         return now && same_inode(*now, new_root_st);
     };
     if (::chroot("/..") != 0 || ::chdir("/") != 0 || !entered()) {
-        log_warning("\"/..\" did not lead into the new root; entering it through the working directory");
+        log_warning("\"/..\" did not lead into the new root; entering it through a descriptor opened before the move");
+        if (::fchdir(new_root_fd) != 0) return sys_error("fchdir(new root)");
         if (::chroot(".") != 0) return sys_error("chroot(\".\")");
         if (::chdir("/") != 0) return sys_error("chdir(\"/\")");
         if (!entered()) return plain_error("after moving the root onto \"/\", neither \"/..\" nor \".\" is the new root");
@@ -242,8 +244,22 @@ Status validate_switch(const RunInitOptions& options) {
 }
 
 std::string reason_not_to_keep(const RunInitOptions& o) {
+    // initramfs-tools' init has moved /proc into the new root before it
+    // calls run-init: rootfs has no /proc/cmdline of its own by then.
     auto cmdline = KernelCmdline::read(o.cmdline_path);
-    if (cmdline && cmdline->offroot_disabled()) return "offroot=off on the kernel command line";
+    if (!cmdline) {
+        std::string in_new_root = o.cmdline_path;
+        while (!in_new_root.empty() && in_new_root.front() == '/') in_new_root.erase(0, 1);
+        in_new_root = path_join(o.new_root, in_new_root);
+        auto moved = KernelCmdline::read(in_new_root);
+        // offroot=off is the way out when keeping breaks a boot: if it
+        // cannot be read, it cannot be ruled out.
+        if (!moved)
+            return "the kernel command line cannot be read, so offroot=off cannot be ruled out (" +
+                   cmdline.error().message() + "; " + moved.error().message() + ")";
+        cmdline = std::move(moved);
+    }
+    if (cmdline->offroot_disabled()) return "offroot=off on the kernel command line";
     auto manifest = Manifest::read(o.manifest_path);
     if (!manifest) return "no emergency environment in this initramfs (" + manifest.error().message() + ")";
     return {};
@@ -255,8 +271,9 @@ Error run_init(const RunInitOptions& o) {
     if (!pre) return pre.error();
 
     if (std::string why = reason_not_to_keep(o); why.empty()) {
-        Status moved = keep_rootfs_and_move(o);
-        if (moved) return enter_moved_root(o, pre->new_root);
+        auto new_root_fd = open_path(o.new_root, O_RDONLY | O_DIRECTORY);
+        Status moved = new_root_fd ? keep_rootfs_and_move(o) : Status(new_root_fd.error());
+        if (moved) return enter_moved_root(o, pre->new_root, new_root_fd->get());
         log_error("keeping the emergency environment failed: " + moved.error().message() +
                   "; booting without it, like the stock run-init");
     } else {

@@ -18,4 +18,6 @@ check "run-init -n refuses a missing init" sh -c '! /usr/lib/offroot/run-init -n
 check "run-init -n refuses a new root that is not a mount point" \
     sh -c '! /usr/lib/offroot/run-init -n /tests /sbin/init 2>/dev/null'
 
-exec env OFFROOT_CMDLINE=/run/cmdline /usr/lib/offroot/run-init /root /sbin/init phase1 'arg with space'
+# Its messages go to a file the real init can read back.
+exec env OFFROOT_CMDLINE=/run/cmdline /usr/lib/offroot/run-init -d cap_sys_module /root /sbin/init \
+    phase1 'arg with space' 2>/root/run/run-init.log

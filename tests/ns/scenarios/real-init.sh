@@ -14,6 +14,13 @@ door=/proc/$stand_in/root
 case "$phase" in
 phase1)
     check_eq "run-init passed init its arguments" "arg with space" "${2:-}"
+    cat /run/run-init.log
+    check "run-init kept rootfs without a warning or an error" \
+        sh -c "grep -q 'kept .* entries of the initramfs' /run/run-init.log && ! grep -qE 'warning|error' /run/run-init.log"
+    # -d cap_sys_module: bit 16 gone from init's bounding set.
+    capbnd=$(sed -n 's/^CapBnd:[[:space:]]*//p' /proc/1/status)
+    check "run-init -d dropped cap_sys_module from the bounding set" \
+        test "$(( 0x$capbnd >> 16 & 1 ))" = 0
     check "rootfs kept busybox (listed)" test -x "$door/bin/busybox"
     check "rootfs kept offroot's binaries (listed)" test -x "$door/usr/lib/offroot/offroot-init"
     check "rootfs kept the manifest" test -f "$door/etc/offroot/manifest"
