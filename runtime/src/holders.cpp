@@ -43,10 +43,11 @@ bool is_network_or_fuse(const std::string& fs_type) {
     return network.count(fs_type) || fs_type.rfind("fuse", 0) == 0;
 }
 
-// Filesystems with no backing store: nothing of the disk is in them.
+// Kernel interfaces, not data: nobody needs to hear that they go away.
+// tmpfs is listed (its contents are lost when enter unmounts it).
 bool is_virtual(const std::string& fs_type) {
     static const std::set<std::string> virtual_fs = {
-        "proc", "sysfs", "devtmpfs", "devpts", "tmpfs", "ramfs", "cgroup", "cgroup2", "securityfs",
+        "proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "securityfs",
         "debugfs", "tracefs", "pstore", "bpf", "mqueue", "hugetlbfs", "configfs", "fusectl", "autofs",
         "efivarfs", "binfmt_misc", "rpc_pipefs", "nsfs"};
     return virtual_fs.count(fs_type) > 0;
@@ -136,7 +137,8 @@ Result<CheckReport> run_check(const CheckOptions& options) {
     uint64_t swap_used_kib = 0;
     if (auto swaps = read_swaps(); swaps) {
         for (const auto& s : *swaps) {
-            auto st = stat_path(s.filename);
+            const bool is_dev = s.filename.rfind("/dev/", 0) == 0;
+            auto st = stat_path(from_rootfs && !is_dev ? "/.." + s.filename : s.filename);
             if (!st) continue;
             bool on_disk = S_ISBLK(st->st_mode) ? (!r.root_disk.empty() && disk_of(st->st_rdev) == r.root_disk)
                                                 : st->st_dev == root_dev;
@@ -149,8 +151,15 @@ Result<CheckReport> run_check(const CheckOptions& options) {
     }
 
     if (auto loops = scan_loop_devices(); loops) {
-        for (const auto& l : *loops)
-            if (l.backing_id && l.backing_id->dev == root_dev) r.loop_devices.push_back(l.device + " (" + l.backing_file + ")");
+        for (const auto& l : *loops) {
+            // The kernel names the backing file from the real root; from
+            // rootfs that path is one ".." up.
+            std::optional<dev_t> dev;
+            if (!from_rootfs && l.backing_id) dev = l.backing_id->dev;
+            if (from_rootfs && !l.deleted)
+                if (auto st = stat_path("/.." + l.backing_file); st) dev = st->st_dev;
+            if (dev && *dev == root_dev) r.loop_devices.push_back(l.device + " (" + l.backing_file + ")");
+        }
     } else if (loops.error().err != ENOENT) {
         r.notes.push_back("loop devices not checked: " + loops.error().message());
     }

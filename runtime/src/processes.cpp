@@ -363,3 +363,19 @@ Result<std::vector<Process>> scan_processes(const ScanOptions& options) {
 }
 
 }  // namespace offroot
+
+namespace offroot {
+
+std::vector<pid_t> select_processes_to_stop(const std::vector<Process>& processes,
+                                            const std::vector<pid_t>& spared, pid_t self) {
+    std::vector<pid_t> out;
+    for (const auto& p : processes) {
+        const pid_t pid = p.stat.pid;
+        if (p.kernel_thread || is_kernel_thread(p.stat) || pid == 1 || pid == self) continue;
+        if (std::find(spared.begin(), spared.end(), pid) != spared.end()) continue;
+        out.push_back(pid);
+    }
+    return out;
+}
+
+}  // namespace offroot

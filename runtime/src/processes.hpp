@@ -84,3 +84,14 @@ Result<std::vector<Process>> scan_processes(const ScanOptions& options = {});
 Result<Process> read_process(pid_t pid, const ScanOptions& options = {});
 
 }  // namespace offroot
+
+namespace offroot {
+
+// The processes `offroot enter` stops after PID 1 has moved to RAM: every
+// process but kernel threads, PID 1, the caller and the spared ones (the
+// emergency environment). Kernel threads share PID 1's root and would look
+// like users of the disk; killing them is never right.
+std::vector<pid_t> select_processes_to_stop(const std::vector<Process>& processes,
+                                            const std::vector<pid_t>& spared, pid_t self);
+
+}  // namespace offroot

@@ -167,3 +167,17 @@ TEST_CASE("the live mount table parses", "[mountinfo]") {
     REQUIRE(root != nullptr);
     CHECK(root->mount_point == "/");
 }
+
+TEST_CASE("a root that is itself a bind of a subvolume, with binds of the same filesystem", "[mountinfo]") {
+    auto table = sample("btrfs-subvolume-root.txt");
+    const MountEntry* root = table.mount_of("/");
+    REQUIRE(root != nullptr);
+    CHECK(root->id == 25);
+    CHECK(root->root == "/@rootfs");
+    CHECK(table.mount_of("/srv/data/x")->root == "/@rootfs/var/lib/data");
+    // Every mount of the filesystem, the root's own bind included.
+    CHECK(table.mounts_of_device(root->dev()).size() == 3);
+    auto order = points(table.unmount_order("/"));
+    CHECK(order.back() == "/#25");
+    CHECK(order.size() == 4);
+}

@@ -11,6 +11,17 @@ sh -c 'exec 3>/var/tmp/deleted-but-open; rm /var/tmp/deleted-but-open; exec slee
 deleted_holder=$!
 sh -c 'exec 4>>"/var/tmp/written file"; exec sleep 100000' &
 writer=$!
+# A filesystem image on the root, attached to a loop device and mounted
+# under the root: check must name both.
+head -c 4194304 /dev/zero > /var/tmp/disk.img
+[ -e /dev/loop-control ] || mknod /dev/loop-control c 10 237
+loop=$(losetup -f)
+[ -e "$loop" ] || mknod "$loop" b 7 "${loop#/dev/loop}"
+losetup "$loop" /var/tmp/disk.img
+mke2fs -q "$loop" >/dev/null 2>&1
+mkdir -p "/mnt/data disk"
+trap 'umount "/mnt/data disk" 2>/dev/null; losetup -d "$loop" 2>/dev/null' EXIT
+mount -t ext2 "$loop" "/mnt/data disk"
 sleep 0.3
 
 status=$("$offroot" status --json)
@@ -27,12 +38,18 @@ check "check names the deleted-but-open file and its holder" sh -c \
 check "check names the writer" sh -c \
     "echo '$report' | grep -q '{\"pid\":$writer,\"comm\":\"sleep\",\"fd\":4,\"path\":\"/var/tmp/written file\"}'"
 
+check "check names the loop device backed by the root" sh -c \
+    "echo '$report' | grep -q '\"loop_devices\":\[\"$loop (/var/tmp/disk.img)\"\]'"
+check "check names the mount under the root" sh -c \
+    "echo '$report' | grep -q '{\"mount_point\":\"/mnt/data disk\",\"fs_type\":\"ext2\",\"source\":\"$loop\"'"
+
 inside=$(chroot "$door" /usr/lib/offroot/offroot check --json)
 rc=$?
 echo "$inside"
 check_eq "check from inside rootfs (the 1022 session): go" 0 "$rc"
 check "from rootfs too, the deleted file is found" sh -c "echo '$inside' | grep -q '\"pid\":$deleted_holder,\"comm\":\"sleep\",\"fd\":3'"
 check "from rootfs too, the writer is found" sh -c "echo '$inside' | grep -q '\"pid\":$writer,\"comm\":\"sleep\",\"fd\":4'"
+check "from rootfs too, the loop device is found" sh -c "echo '$inside' | grep -q '\"loop_devices\":\[\"$loop (/var/tmp/disk.img)\"\]'"
 status_inside=$(chroot "$door" /usr/lib/offroot/offroot status --json)
 check "status from rootfs: NORMAL, running in rootfs" sh -c \
     "echo '$status_inside' | grep -q '\"state\":\"NORMAL\"' && echo '$status_inside' | grep -q '\"running_in_rootfs\":true'"
