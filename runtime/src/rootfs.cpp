@@ -83,6 +83,65 @@ Manifest::Decision Manifest::decide(const std::string& path) const {
     return Decision::remove;
 }
 
+namespace {
+
+// "/a/./b/../c" -> "/a/c", lexically: inside rootfs nothing above "/".
+std::string collapse_dots(const std::string& path) {
+    std::vector<std::string> parts;
+    size_t i = 0;
+    while (i < path.size()) {
+        size_t j = path.find('/', i);
+        if (j == std::string::npos) j = path.size();
+        std::string part = path.substr(i, j - i);
+        if (part == "..") {
+            if (!parts.empty()) parts.pop_back();
+        } else if (!part.empty() && part != ".") {
+            parts.push_back(part);
+        }
+        i = j + 1;
+    }
+    std::string out;
+    for (const auto& p : parts) out += "/" + p;
+    return out.empty() ? "/" : out;
+}
+
+}  // namespace
+
+void Manifest::resolve_symlinks(const std::string& root) {
+    std::set<std::string> found;
+    for (const auto& listed : paths_) {
+        std::string path = listed;
+        // Bounded like the kernel's own symlink resolution (40 links).
+        for (int hops = 0; hops < 40; ++hops) {
+            std::string walked;
+            bool redirected = false;
+            size_t i = 1;
+            while (i <= path.size()) {
+                size_t j = path.find('/', i);
+                if (j == std::string::npos) j = path.size();
+                walked += "/" + path.substr(i, j - i);
+                const std::string rest = j < path.size() ? path.substr(j) : std::string();
+                i = j + 1;
+                struct stat st {};
+                if (::lstat((root + walked).c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) continue;
+                auto target = read_link(root + walked);
+                if (!target) break;
+                found.insert(walked);
+                const std::string parent = walked.substr(0, walked.rfind('/'));
+                path = collapse_dots(((*target)[0] == '/' ? *target : parent + "/" + *target) + rest);
+                redirected = true;
+                break;
+            }
+            if (!redirected) {
+                found.insert(path);
+                break;
+            }
+        }
+    }
+    for (auto& p : found)
+        if (p != "/") paths_.insert(p);
+}
+
 bool is_ram_filesystem(const struct statfs& st) {
     return st.f_type == static_cast<decltype(st.f_type)>(RAMFS_MAGIC) ||
            st.f_type == static_cast<decltype(st.f_type)>(TMPFS_MAGIC);

@@ -31,6 +31,12 @@ public:
     Decision decide(const std::string& path) const;
     const std::set<std::string>& paths() const { return paths_; }
 
+    // Adds, for each listed path, every symlink met on the way to it inside
+    // `root` and the place it ends at: "/bin/sh" in an image whose /bin is a
+    // symlink to usr/bin keeps "/bin" and "/usr/bin/sh". Symlinks resolve
+    // against `root`, as they will for the processes that live there.
+    void resolve_symlinks(const std::string& root);
+
 private:
     std::set<std::string> paths_;
 };

@@ -195,6 +195,7 @@ Error classic_switch(const RunInitOptions& o) {
 Status keep_rootfs_and_move(const RunInitOptions& o) {
     auto manifest = Manifest::read(o.manifest_path);
     if (!manifest) return manifest.error();
+    manifest->resolve_symlinks("/");
     auto pruned = prune_tree("/", *manifest);
     if (!pruned) return pruned.error();
     log_info("kept " + std::to_string(pruned->kept) + " and removed " + std::to_string(pruned->removed) +
