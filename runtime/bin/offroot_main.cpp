@@ -3,14 +3,17 @@
 //   0  done / go     1  refused, no-go or failed     2  bad usage
 #include <boost/program_options.hpp>
 
+#include <unistd.h>
+
 #include <cstdio>
-#include <iostream>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "block_device.hpp"
 #include "emergency.hpp"
 #include "holders.hpp"
+#include "init_stub.hpp"
 #include "json.hpp"
 #include "mountinfo.hpp"
 #include "plan.hpp"
@@ -20,6 +23,19 @@ namespace po = boost::program_options;
 using namespace offroot;
 
 namespace {
+
+// Plain write(2) instead of iostreams: the binary lives in RAM for the whole
+// uptime, and iostreams would pull in the C++ locale machinery.
+void write_out(int fd, const std::string& text) {
+    size_t done = 0;
+    while (done < text.size()) {
+        ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+        if (n <= 0) return;
+        done += static_cast<size_t>(n);
+    }
+}
+void out(const std::string& text) { write_out(STDOUT_FILENO, text); }
+void err(const std::string& text) { write_out(STDERR_FILENO, text); }
 
 constexpr int kExitOk = 0;
 constexpr int kExitRefused = 1;
@@ -43,12 +59,12 @@ const char* const kUsage =
     "  --version    offroot's version\n";
 
 int fail(const Error& e) {
-    std::cerr << "offroot: " << e.message() << "\n";
+    err(std::string("offroot: ") + e.message() + "\n");
     return kExitRefused;
 }
 
 int usage_error(const std::string& what) {
-    std::cerr << "offroot: " << what << "\n" << kUsage;
+    err(std::string("offroot: ") + what + "\n" + kUsage);
     return kExitUsage;
 }
 
@@ -71,19 +87,17 @@ int cmd_status(bool json) {
         if (s->rootfs_bytes) j.value(*s->rootfs_bytes); else j.null();
         j.key("running_in_rootfs").value(s->emergency && s->emergency->we_run_in_rootfs);
         j.end_object();
-        std::cout << j.str() << "\n";
+        out(j.str() + "\n");
         return kExitOk;
     }
-    std::cout << "offroot status: " << to_string(s->state) << "\n";
-    std::cout << "  " << s->explanation << "\n";
-    std::cout << "PID 1: " << (s->pid1_exe.empty() ? "?" : s->pid1_exe) << (s->pid1_is_stub ? " (offroot-init)" : "") << "\n";
+    out(std::string("offroot status: ") + to_string(s->state) + "\n");
+    out(std::string("  ") + s->explanation + "\n");
+    out(std::string("PID 1: ") + (s->pid1_exe.empty() ? "?" : s->pid1_exe) + (s->pid1_is_stub ? " (offroot-init)" : "") + "\n");
     if (s->emergency) {
-        std::cout << "emergency dropbear: "
-                  << (s->emergency->dropbear ? "pid " + std::to_string(*s->emergency->dropbear) : std::string("not running"))
-                  << "\n";
-        std::cout << "processes in rootfs: " << s->emergency->processes.size() << "\n";
+        out(std::string("emergency dropbear: ") + (s->emergency->dropbear ? "pid " + std::to_string(*s->emergency->dropbear) : std::string("not running")) + "\n");
+        out("processes in rootfs: " + std::to_string(s->emergency->processes.size()) + "\n");
     }
-    if (s->rootfs_bytes) std::cout << "RAM kept by rootfs: " << mib(*s->rootfs_bytes) << "\n";
+    if (s->rootfs_bytes) out(std::string("RAM kept by rootfs: ") + mib(*s->rootfs_bytes) + "\n");
     return kExitOk;
 }
 
@@ -92,7 +106,7 @@ int cmd_check(bool json, uint64_t min_free_mib) {
     options.min_free_kib = min_free_mib * 1024;
     auto report = run_check(options);
     if (!report) return fail(report.error());
-    std::cout << (json ? format_check_json(*report) : format_check_human(*report));
+    out((json ? format_check_json(*report) : format_check_human(*report)));
     return report->go() ? kExitOk : kExitRefused;
 }
 
@@ -142,18 +156,18 @@ int cmd_enter(bool json, bool dry_run) {
     auto steps = plan_enter(in);
 
     if (json) {
-        std::cout << format_plan_json("enter", steps);
+        out(format_plan_json("enter", steps));
     } else {
-        std::cout << format_plan_human(std::string("offroot enter") + (dry_run ? " --dry-run" : "") + ": " +
+        out(format_plan_human(std::string("offroot enter") + (dry_run ? " --dry-run" : "") + ": " +
                                            (report->go() ? "the plan" : "REFUSED, the plan would be") + " (init: " +
                                            to_string(init->kind) + ")",
-                                       steps);
-        for (const auto& b : report->blockers) std::cout << "BLOCKER: " << b << "\n";
+                                       steps));
+        for (const auto& b : report->blockers) out(std::string("BLOCKER: ") + b + "\n");
     }
     if (!report->go()) return kExitRefused;
     if (!dry_run) {
-        std::cerr << "offroot: enter: running the plan is not available in this version; "
-                     "--dry-run shows what it will do\n";
+        err(std::string("offroot: enter: running the plan is not available in this version; ") +
+            "--dry-run shows what it will do\n");
         return kExitRefused;
     }
     return kExitOk;
@@ -176,25 +190,46 @@ int cmd_return(bool json, const std::string& root_device, bool fsck, bool dry_ru
     if (auto init = detect_running_init(); init) in.init = *init;
     auto steps = plan_return(in);
     if (json) {
-        std::cout << format_plan_json("return", steps);
+        out(format_plan_json("return", steps));
     } else {
-        std::cout << format_plan_human("offroot return" + std::string(dry_run ? " --dry-run" : "") + ": " +
+        out(format_plan_human("offroot return" + std::string(dry_run ? " --dry-run" : "") + ": " +
                                            root_device + " (" + *fs + "), state " + to_string(status->state),
-                                       steps);
+                                       steps));
     }
     if (status->state != SystemState::detached)
         return fail(plain_error("the system is " + to_string(status->state) + ", not DETACHED: nothing to return from"));
     if (!dry_run) {
-        std::cerr << "offroot: return: running the plan is not available in this version; "
-                     "--dry-run shows what it will do\n";
+        err(std::string("offroot: return: running the plan is not available in this version; ") +
+            "--dry-run shows what it will do\n");
         return kExitRefused;
     }
     return kExitOk;
 }
 
+// offroot is also offroot-init, the PID 1 stub: run by that name, or run
+// as PID 1 under another (an init's re-exec keeps its own argv[0], e.g.
+// /lib/systemd/systemd, since the stub is bound over the init's binary).
+bool started_as_init_stub(const char* argv0) {
+    std::string name = argv0 == nullptr ? "" : argv0;
+    name = name.substr(name.rfind('/') + 1);
+    return name == kInitStubName || (::getpid() == 1 && name != "offroot");
+}
+
+int run_as_init_stub() {
+    if (::getpid() != 1) {
+        err("offroot-init: must run as PID 1; `offroot enter` starts it through the init system's re-exec\n");
+        return kExitUsage;
+    }
+    InitStubOptions options;
+    if (const char* p = std::getenv("OFFROOT_CMDLINE")) options.cmdline_path = p;
+    run_init_stub(options);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (started_as_init_stub(argv[0])) return run_as_init_stub();
+
     po::options_description global("global");
     global.add_options()
         ("help,h", "")
@@ -215,12 +250,12 @@ int main(int argc, char** argv) {
         return usage_error(e.what());
     }
     if (vm.count("version")) {
-        std::cout << "offroot " << kVersion << "\n";
+        out(std::string("offroot ") + kVersion + "\n");
         return kExitOk;
     }
     if (!vm.count("command")) {
         if (vm.count("help")) {
-            std::cout << kUsage;
+            out(kUsage);
             return kExitOk;
         }
         return usage_error("no command given");
@@ -247,7 +282,7 @@ int main(int argc, char** argv) {
         return usage_error(command + ": " + e.what());
     }
     if (vm.count("help") || opts.count("help")) {
-        std::cout << kUsage;
+        out(kUsage);
         return kExitOk;
     }
     const bool json = vm.count("json") || opts.count("json");

@@ -1,18 +1,29 @@
 // run-init for initramfs-tools: see run_init.hpp.
+// No iostreams: they would pull the C++ locale machinery into the image.
+#include <unistd.h>
+
 #include <cstdlib>
-#include <iostream>
 #include <string>
 #include <vector>
 
 #include "log.hpp"
 #include "run_init.hpp"
 
+namespace {
+
+void say(const std::string& line) {
+    const std::string text = "run-init: " + line + "\n";
+    [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, text.data(), text.size());
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
     using namespace offroot;
     std::vector<std::string> args(argv + 1, argv + argc);
     auto options = parse_run_init_args(args);
     if (!options) {
-        std::cerr << "run-init: " << options.error().message() << "\n";
+        say(options.error().message());
         return 1;
     }
     // Test seams: the namespace tests have no kernel command line or
@@ -25,7 +36,7 @@ int main(int argc, char** argv) {
         // candidate init: quiet on success, one line when not.
         auto s = validate_switch(*options);
         if (!s) {
-            std::cerr << "run-init: " << s.error().message() << "\n";
+            say(s.error().message());
             return 1;
         }
         return 0;

@@ -18,6 +18,9 @@ namespace offroot {
 // moved into the real root at boot, so both sides see it.
 inline constexpr const char* kDropbearPidfile = "/run/offroot/dropbear.pid";
 inline constexpr const char* kInitStubName = "offroot-init";
+// root's home in rootfs is /var/lib/offroot: /root is where the real root
+// gets mounted. The hook copies /etc/offroot/authorized_keys here.
+inline constexpr const char* kRootfsAuthorizedKeys = "/var/lib/offroot/.ssh/authorized_keys";
 
 enum class SystemState { normal, detached, transition, no_emergency_environment };
 std::string to_string(SystemState state);

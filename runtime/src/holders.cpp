@@ -189,7 +189,7 @@ Result<CheckReport> run_check(const CheckOptions& options) {
                                  r.system.explanation);
         if (!r.system.emergency->dropbear)
             r.blockers.push_back("the emergency dropbear (port 1022) is not running: entering would leave no way in");
-        if (!exists_nofollow(in_rootfs(*r.system.emergency, "/etc/offroot/authorized_keys")))
+        if (!exists_nofollow(in_rootfs(*r.system.emergency, kRootfsAuthorizedKeys)))
             r.blockers.push_back("no authorized keys in the emergency environment: add a key to "
                                  "/etc/offroot/authorized_keys, run update-initramfs -u and reboot");
     }

@@ -246,7 +246,9 @@ void prune_dir(int dirfd, const std::string& path, dev_t dev, const Manifest& ma
     }
 }
 
-uint64_t usage_of(int dirfd, const std::string& path, dev_t dev) {
+// `seen` holds the inodes already counted: busybox's applets are hundreds
+// of hard links to one file.
+uint64_t usage_of(int dirfd, const std::string& path, dev_t dev, std::set<uint64_t>& seen) {
     uint64_t total = 0;
     auto names = names_in(dirfd, path);
     if (!names) return 0;
@@ -254,12 +256,13 @@ uint64_t usage_of(int dirfd, const std::string& path, dev_t dev) {
         const std::string full = path_join(path, name);
         auto info = stat_entry(dirfd, name, full);
         if (!info || crosses_mount(*info, dev)) continue;
+        if (info->stx.stx_nlink > 1 && !S_ISDIR(info->stx.stx_mode) && !seen.insert(info->stx.stx_ino).second) continue;
         // ramfs keeps no block count; it holds whole pages of each file.
         const uint64_t pages = (info->stx.stx_size + 4095) / 4096 * 4096;
         total += std::max<uint64_t>(info->stx.stx_blocks * 512, S_ISREG(info->stx.stx_mode) ? pages : 0);
         if (S_ISDIR(info->stx.stx_mode)) {
             auto sub = open_at(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-            if (sub) total += usage_of(sub->get(), full, dev);
+            if (sub) total += usage_of(sub->get(), full, dev, seen);
         }
     }
     return total;
@@ -283,7 +286,8 @@ Result<uint64_t> tree_usage_bytes(const std::string& root) {
     if (!fd) return fd.error();
     struct stat st {};
     if (::fstat(fd->get(), &st) != 0) return sys_error("fstat(" + quoted(root) + ")");
-    return static_cast<uint64_t>(st.st_blocks) * 512 + usage_of(fd->get(), "/", st.st_dev);
+    std::set<uint64_t> seen;
+    return static_cast<uint64_t>(st.st_blocks) * 512 + usage_of(fd->get(), "/", st.st_dev, seen);
 }
 
 }  // namespace offroot

@@ -7,12 +7,21 @@ work=$1 busybox=$2 bin_dir=$3 tests=$4 scenario=$5
 r=$work/rootfs
 mkdir -p "$r"
 mount -t tmpfs -o mode=0755 rootfs "$r"
-mkdir -p "$r/bin" "$r/usr/lib/offroot" "$r/etc/offroot" "$r/tests" "$r/oldroot" "$r/proc" "$r/sys" "$r/dev" "$r/run" "$r/tmp"
-cp "$busybox" "$r/bin/busybox"
-for applet in $("$busybox" --list); do
-    [ -e "$r/bin/$applet" ] || ln -s busybox "$r/bin/$applet"
-done
-cp "$bin_dir/run-init" "$bin_dir/offroot-init" "$bin_dir/offroot" "$r/usr/lib/offroot/"
+if [ -n "${NS_IMAGE_DIR:-}" ]; then
+    # A real initramfs, unpacked: rootfs holds exactly what the image holds.
+    cp -a "$NS_IMAGE_DIR/." "$r/"
+    mkdir -p "$r/tests" "$r/oldroot" "$r/proc" "$r/sys" "$r/dev" "$r/run" "$r/tmp"
+else
+    mkdir -p "$r/bin" "$r/usr/lib/offroot" "$r/etc/offroot" "$r/tests" "$r/oldroot" "$r/proc" "$r/sys" "$r/dev" "$r/run" "$r/tmp"
+    cp "$busybox" "$r/bin/busybox"
+    for applet in $("$busybox" --list); do
+        [ -e "$r/bin/$applet" ] || ln -s busybox "$r/bin/$applet"
+    done
+    cp "$bin_dir/run-init" "$bin_dir/offroot" "$r/usr/lib/offroot/"
+    ln -s offroot "$r/usr/lib/offroot/offroot-init"
+fi
+# A static busybox for the fake real root, whatever rootfs holds.
+cp "$busybox" "$r/tests/busybox"
 cp "$bin_dir/ns-fake-init" "$r/tests/fake-init"
 cp "$tests/scenarios/"*.sh "$tests/in-namespace.sh" "$r/tests/"
 
@@ -24,4 +33,4 @@ mount --bind "$work/console" "$r/console-capture"
 
 cd "$r"
 pivot_root . oldroot
-exec /bin/busybox sh -c 'umount -l /oldroot && rmdir /oldroot && cd / && exec /bin/sh "/tests/$1.sh"' sh "$scenario"
+exec /tests/busybox sh -c 'umount -l /oldroot && rmdir /oldroot && cd / && exec /tests/busybox sh "/tests/$1.sh"' sh "$scenario"

@@ -58,17 +58,23 @@ build_boot_scene() {
     echo 'rule' > /usr/lib/udev/rules.d/50-test.rules
     echo 'stock' > /scripts/init-bottom/udev
 
-    : > /etc/offroot/manifest
-    for line in "$@"; do echo "$line" >> /etc/offroot/manifest; done
+    # A real image brings its own manifest.
+    if [ "$#" -gt 0 ]; then
+        mkdir -p /etc/offroot
+        : > /etc/offroot/manifest
+        for line in "$@"; do echo "$line" >> /etc/offroot/manifest; done
+    fi
 
     mkdir /root
     mount -t tmpfs -o mode=0755 realroot /root
     mkdir -p /root/bin /root/sbin /root/dev /root/proc /root/sys /root/run /root/etc /root/tmp
-    cp /bin/busybox /root/bin/busybox
-    for applet in $(busybox --list); do
+    cp /tests/busybox /root/bin/busybox
+    for applet in $(/tests/busybox --list); do
         [ -e "/root/bin/$applet" ] || ln -s busybox "/root/bin/$applet"
     done
     echo real > /root/etc/marker
+    # The real init's helpers: rootfs' /tests may be pruned away.
+    cp /tests/in-namespace.sh /root/in-namespace.sh
     if [ -n "${FAKE_SYSVINIT:-}" ]; then
         # A PID 1 binary named "init", running the scenario's script.
         cp /tests/fake-init /root/sbin/init

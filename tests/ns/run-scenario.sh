@@ -24,7 +24,7 @@ done
 busybox=$(command -v busybox || true)
 [ -n "$busybox" ] || fail "busybox not found: apt-get install busybox-static"
 file -L "$busybox" | grep -q 'statically linked' || fail "$busybox is not static: apt-get install busybox-static"
-for b in run-init offroot-init offroot; do
+for b in run-init offroot; do
     [ -x "$bin_dir/$b" ] || fail "$bin_dir/$b missing: build first"
 done
 [ -f "$here/scenarios/$scenario.sh" ] || fail "no scenario $scenario"

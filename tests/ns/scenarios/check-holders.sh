@@ -4,8 +4,9 @@
 . /tests/in-namespace.sh
 set -u
 
-FAKE_SYSVINIT=1 REAL_INIT=check-init.sh build_boot_scene /bin /usr/lib/offroot /tests /etc/offroot/authorized_keys
-echo 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTheNamespaceTestOnly test' > /etc/offroot/authorized_keys
+FAKE_SYSVINIT=1 REAL_INIT=check-init.sh build_boot_scene /bin /usr/lib/offroot /tests /var/lib/offroot
+mkdir -p /var/lib/offroot/.ssh
+echo 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTheNamespaceTestOnly test' > /var/lib/offroot/.ssh/authorized_keys
 
 # The emergency dropbear stand-in, named by the pidfile as the real one is.
 sleep 100000 &

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The real root's init for check-holders: holds files on purpose, then asks
 # offroot what holds the root.
-. "/proc/$(cat /run/stand-in.pid)/root/tests/in-namespace.sh"
+. /in-namespace.sh
 set -u
 door=/proc/$(cat /run/stand-in.pid)/root
 offroot=$door/usr/lib/offroot/offroot
@@ -66,7 +66,7 @@ check "the plan unmounts /root/run before the root" sh -c \
 check "enter without --dry-run refuses, for now" sh -c "! chroot '$door' /usr/lib/offroot/offroot enter >/dev/null 2>&1"
 
 # No keys in the emergency environment: a blocker, and check says so.
-rm "$door/etc/offroot/authorized_keys"
+rm "$door/var/lib/offroot/.ssh/authorized_keys"
 nokeys=$("$offroot" check)
 rc=$?
 check_eq "without authorized keys: no-go" 1 "$rc"

@@ -1,7 +1,6 @@
 #!/bin/sh
 # The real root's /sbin/init in the namespace scenarios.
-# The helpers live in rootfs: reach them through the stand-in's root.
-. "/proc/$(cat /run/stand-in.pid)/root/tests/in-namespace.sh"
+. /in-namespace.sh
 set -u
 phase=${1:-}
 
