@@ -14,8 +14,9 @@ die() { printf 'dev.sh: %s\n' "$*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root: the build installs packages and the tests mount filesystems"
 
 build_packages="cmake g++ make libboost-program-options-dev catch2 file binutils"
-# busybox-static: the namespace tests copy a static busybox into a fake rootfs.
-test_packages="busybox-static util-linux coreutils"
+# busybox: the namespace tests copy it into a fake rootfs; dropbear-bin,
+# initramfs-tools, cpio and a kernel: the hook test builds a real image.
+test_packages="busybox util-linux coreutils dropbear-bin initramfs-tools cpio linux-image-cloud-amd64"
 
 install_packages() {
     missing=""

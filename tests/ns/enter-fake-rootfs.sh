@@ -4,6 +4,16 @@
 set -eu
 work=$1 busybox=$2 bin_dir=$3 tests=$4 scenario=$5
 
+# busybox and the libraries it loads (none when it is static), into a root.
+install_busybox() {
+    mkdir -p "$1/bin"
+    cp "$busybox" "$1/bin/busybox"
+    for lib in $(ldd "$busybox" 2>/dev/null | grep -o '/[^ ]*'); do
+        mkdir -p "$1${lib%/*}"
+        cp -L "$lib" "$1$lib"
+    done
+}
+
 r=$work/rootfs
 mkdir -p "$r"
 mount -t tmpfs -o mode=0755 rootfs "$r"
@@ -13,15 +23,17 @@ if [ -n "${NS_IMAGE_DIR:-}" ]; then
     mkdir -p "$r/tests" "$r/oldroot" "$r/proc" "$r/sys" "$r/dev" "$r/run" "$r/tmp"
 else
     mkdir -p "$r/bin" "$r/usr/lib/offroot" "$r/etc/offroot" "$r/tests" "$r/oldroot" "$r/proc" "$r/sys" "$r/dev" "$r/run" "$r/tmp"
-    cp "$busybox" "$r/bin/busybox"
+    install_busybox "$r"
     for applet in $("$busybox" --list); do
         [ -e "$r/bin/$applet" ] || ln -s busybox "$r/bin/$applet"
     done
     cp "$bin_dir/run-init" "$bin_dir/offroot" "$r/usr/lib/offroot/"
     ln -s offroot "$r/usr/lib/offroot/offroot-init"
 fi
-# A static busybox for the fake real root, whatever rootfs holds.
-cp "$busybox" "$r/tests/busybox"
+# busybox for the fake real root, whatever rootfs holds; the manifests of
+# the scenarios keep its libraries, as the hook's would.
+install_busybox "$r/tests/bb"
+ldd "$busybox" 2>/dev/null | grep -o '/[^ ]*' > "$r/tests/busybox.libs" || true
 cp "$bin_dir/ns-fake-init" "$r/tests/fake-init"
 cp "$tests/scenarios/"*.sh "$tests/in-namespace.sh" "$r/tests/"
 
@@ -33,4 +45,4 @@ mount --bind "$work/console" "$r/console-capture"
 
 cd "$r"
 pivot_root . oldroot
-exec /tests/busybox sh -c 'umount -l /oldroot && rmdir /oldroot && cd / && exec /tests/busybox sh "/tests/$1.sh"' sh "$scenario"
+exec /bin/busybox sh -c 'umount -l /oldroot && rmdir /oldroot && cd / && exec /bin/busybox sh "/tests/$1.sh"' sh "$scenario"

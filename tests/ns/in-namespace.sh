@@ -63,13 +63,14 @@ build_boot_scene() {
         mkdir -p /etc/offroot
         : > /etc/offroot/manifest
         for line in "$@"; do echo "$line" >> /etc/offroot/manifest; done
+        cat /tests/busybox.libs >> /etc/offroot/manifest
     fi
 
     mkdir /root
     mount -t tmpfs -o mode=0755 realroot /root
     mkdir -p /root/bin /root/sbin /root/dev /root/proc /root/sys /root/run /root/etc /root/tmp
-    cp /tests/busybox /root/bin/busybox
-    for applet in $(/tests/busybox --list); do
+    cp -a /tests/bb/. /root/
+    for applet in $(/root/bin/busybox --list); do
         [ -e "/root/bin/$applet" ] || ln -s busybox "/root/bin/$applet"
     done
     echo real > /root/etc/marker
