@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "rootfs.hpp"
@@ -17,10 +19,10 @@ struct Tree {
         char tmpl[] = "/tmp/offroot-manifest-XXXXXX";
         root = ::mkdtemp(tmpl);
     }
-    ~Tree() { std::system(("rm -rf '" + root + "'").c_str()); }
+    ~Tree() { std::filesystem::remove_all(root); }
     void dir(const std::string& p) { ::mkdir((root + p).c_str(), 0755); }
     void link(const std::string& target, const std::string& p) { REQUIRE(::symlink(target.c_str(), (root + p).c_str()) == 0); }
-    void file(const std::string& p) { std::system(("touch '" + root + p + "'").c_str()); }
+    void file(const std::string& p) { std::ofstream(root + p).put('x'); }
 };
 
 }  // namespace
