@@ -17,6 +17,9 @@ build_packages="cmake g++ make libboost-program-options-dev catch2 file binutils
 # busybox: the namespace tests copy it into a fake rootfs; dropbear-bin,
 # initramfs-tools, cpio and a kernel: the hook test builds a real image.
 test_packages="busybox util-linux coreutils dropbear-bin initramfs-tools cpio linux-image-cloud-amd64"
+# The Debian package, and the VMs that boot it.
+package_packages="debhelper dpkg-dev fakeroot lintian e2fsprogs"
+vm_packages="mmdebstrap qemu-system-x86 openssh-client iproute2 debian-archive-keyring"
 
 install_packages() {
     missing=""
@@ -37,6 +40,27 @@ configure_and_build() {
     cmake --build "$build" -j "$(nproc)"
 }
 
+# dpkg-buildpackage writes next to the source tree; the results are moved
+# into the build directory, and the package gets a fixed name the VM tests
+# find: $build/deb/offroot.deb.
+build_package() {
+    say "building the Debian package"
+    (cd "$top" && dpkg-buildpackage -us -uc -b) > "$build/dpkg-buildpackage.log" 2>&1 \
+        || { tail -n 40 "$build/dpkg-buildpackage.log"; die "dpkg-buildpackage failed (log: $build/dpkg-buildpackage.log)"; }
+    rm -rf "$build/deb"
+    mkdir -p "$build/deb"
+    parent=$(dirname "$top")
+    version=$(dpkg-parsechangelog -l "$top/debian/changelog" -S Version)
+    for f in "$parent"/offroot_"$version"_*.deb "$parent"/offroot-dbgsym_"$version"_*.deb \
+        "$parent"/offroot_"$version"_*.changes "$parent"/offroot_"$version"_*.buildinfo; do
+        [ -e "$f" ] && mv -f "$f" "$build/deb/"
+    done
+    cp "$build/deb/offroot_${version}_$(dpkg --print-architecture).deb" "$build/deb/offroot.deb"
+    say "lintian"
+    lintian --fail-on error,warning "$build/deb"/offroot_"$version"_*.changes \
+        || die "lintian found errors or warnings"
+}
+
 main_job() {
     say "offroot --version: $("$build/runtime/offroot" --version)"
     say "the boot path and the PID 1 cycle, for real, in fresh namespaces (a tmpfs plays rootfs):"
@@ -52,9 +76,10 @@ main)
     main_job
     ;;
 test)
-    install_packages $build_packages $test_packages
+    install_packages $build_packages $test_packages $package_packages $vm_packages
     configure_and_build
-    say "running every test (unit, ns)"
+    build_package
+    say "running every test (unit, ns, hook, vm)"
     cd "$build"
     # CI=true turns any test that lacks what it needs into a failure.
     CI=${CI:-true} ctest --output-on-failure --timeout 600

@@ -1,0 +1,154 @@
+#!/bin/bash
+# Boot integration, end to end: the offroot package installed in a real
+# Debian guest, a key added and the initramfs rebuilt as an admin would,
+# then real boots under QEMU:
+#   - armed: ssh on 1022 answers with the key, refuses a password and an
+#     unknown key, shows the host key of /etc/offroot; sshd on 22 works;
+#     offroot status says NORMAL and how much RAM rootfs keeps;
+#   - offroot=off on the kernel command line: a stock boot, nothing on 1022;
+#   - the keys removed before the initramfs was built: a stock boot that
+#     says why offroot is not armed;
+#   - dropbear-initramfs installed too: offroot's dropbear outlives its
+#     init-bottom;
+#   - the stock initramfs of the same guest, for the boot-time ratio.
+#
+#   tests/vm/boot-emergency.sh DEB [SUITE [INIT]]    (default: bookworm systemd)
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+deb=${1:?usage: boot-emergency.sh DEB [SUITE [INIT]]}
+suite=${2:-bookworm}
+init=${3:-systemd}
+name="boot-$suite-$init"
+boot_timeout=${OFFROOT_VM_BOOT_TIMEOUT:-300}
+
+passed=0 failed=0
+pass() { passed=$((passed + 1)); echo "ok - $*"; }
+fail() { failed=$((failed + 1)); echo "not ok - $*"; }
+check() {
+    local description=$1
+    shift
+    if "$@"; then pass "$description"; else fail "$description"; fi
+}
+check_not() {
+    local description=$1
+    shift
+    if "$@"; then fail "$description"; else pass "$description"; fi
+}
+summary() { echo "boot-emergency $suite/$init: $passed passed, $failed failed"; }
+vm_setup_traps
+trap 'vm_cleanup; summary' EXIT
+
+[ "$(id -u)" = 0 ] || { fail "must run as root (loop devices, chroot)"; exit 1; }
+[ -f "$deb" ] || { fail "no package $deb: build it first (tools/dev.sh test does)"; exit 1; }
+
+img=$(vm_base_image "$suite" "$init") || { fail "base image $suite/$init"; exit 1; }
+key=$(vm_key)
+
+# ssh to 1022 with options of our own: a given key (or none) and the
+# known_hosts of this VM.
+ssh_1022() {
+    local identity=$1
+    shift
+    local port
+    port=$(vm_port "$name" 1022) || return 255
+    timeout -k 5 60 ssh -F /dev/null -p "$port" -o BatchMode=yes -o StrictHostKeyChecking=no \
+        -o UserKnownHostsFile=/dev/null -o GlobalKnownHostsFile=/dev/null -o LogLevel=ERROR \
+        -o ConnectTimeout=10 -o User=root "$@" ${identity:+-i "$identity" -o IdentitiesOnly=yes} -- 127.0.0.1 true \
+        < /dev/null 2>/dev/null
+}
+
+# --- the stock boot of this guest, for the ratio --------------------------
+vm_prepare "$name" "$img" || { fail "vm_prepare (stock)"; exit 1; }
+vm_boot "$name" || { fail "vm_boot (stock)"; exit 1; }
+if vm_wait_ssh "$name" 22 "$boot_timeout"; then
+    stock_boot=$(cat "$(vm_dir "$name")/ssh-ready-22")
+    pass "stock initramfs: sshd answered ${stock_boot}s after qemu start"
+else
+    fail "stock boot: no sshd"; exit 1
+fi
+vm_poweroff "$name" 22 || fail "stock guest powered off"
+
+# --- the package, a key, the initramfs rebuilt ------------------------------
+vm_prepare "$name" "$img" "$deb" || { fail "vm_prepare with $deb"; exit 1; }
+pass "the package installs in the $suite/$init guest (dependencies from the mirror)"
+vm_image_run "$name" "set -e
+    cat '/tmp/id_ed25519.pub' > /etc/offroot/authorized_keys
+    update-initramfs -u 2>&1" "$key.pub" > "$(vm_dir "$name")/arm.log" 2>&1 \
+    || { cat "$(vm_dir "$name")/arm.log"; fail "adding the key and rebuilding the initramfs"; exit 1; }
+check_not "update-initramfs with a key arms offroot (no 'not armed' warning)" \
+    grep -q 'offroot: not armed' "$(vm_dir "$name")/arm.log"
+fingerprint=$(vm_image_run "$name" "dropbearkey -y -f /etc/offroot/dropbear_ed25519_host_key" | sed -n 's/^Fingerprint: //p')
+
+vm_boot "$name" || { fail "vm_boot (armed)"; exit 1; }
+if vm_wait_ssh "$name" 22 "$boot_timeout"; then
+    armed_boot=$(cat "$(vm_dir "$name")/ssh-ready-22")
+    pass "armed initramfs: sshd on 22 answered ${armed_boot}s after qemu start"
+else
+    fail "armed boot: no sshd on 22"; exit 1
+fi
+check "ssh on 1022 answers with the key" vm_wait_ssh "$name" 1022 60
+check "sshd on 22 works as usual" vm_ssh "$name" 22 'test -d /etc/ssh'
+
+check_not "1022 refuses a password" ssh_1022 "" -o PubkeyAuthentication=no -o PreferredAuthentications=password,keyboard-interactive
+other=$(mktemp -d)/other_key
+ssh-keygen -q -t ed25519 -N '' -f "$other"
+check_not "1022 refuses an unknown key" ssh_1022 "$other"
+check "1022 accepts the configured key (control)" ssh_1022 "$key"
+
+port=$(vm_port "$name" 1022)
+scanned=$(ssh-keyscan -t ed25519 -p "$port" 127.0.0.1 2>/dev/null | ssh-keygen -lf - | awk '{print $2}')
+check "the host key on 1022 is /etc/offroot's ($fingerprint)" test -n "$fingerprint" -a "$scanned" = "$fingerprint"
+
+status=$(vm_ssh "$name" 1022 offroot status 2>&1) || true
+echo "$status" | sed 's/^/    /'
+check "offroot status in the 1022 session: NORMAL" grep -q '^offroot status: NORMAL' <<< "$status"
+ram=$(sed -n 's/^RAM kept by rootfs: \([0-9.]*\) MiB$/\1/p' <<< "$status")
+ram_bytes=$(vm_ssh "$name" 1022 offroot status --json | sed -n 's/.*"rootfs_bytes":\([0-9]*\).*/\1/p')
+check "offroot status reports the RAM kept (${ram_bytes:-?} bytes), at most 8 MiB" \
+    test "${ram_bytes:-999999999}" -le 8388608
+check_go() { vm_ssh "$name" 1022 offroot check > "$(vm_dir "$name")/check.out" 2>&1; }
+check "offroot check in the 1022 session: GO" check_go
+sed 's/^/    /' "$(vm_dir "$name")/check.out"
+vm_poweroff "$name" 22 || fail "armed guest powered off"
+
+# --- offroot=off: the stock boot -------------------------------------------
+vm_boot "$name" offroot=off || { fail "vm_boot offroot=off"; exit 1; }
+check "offroot=off: sshd on 22" vm_wait_ssh "$name" 22 "$boot_timeout"
+check_not "offroot=off: nothing on 1022" ssh_1022 "$key"
+status_says() { vm_ssh "$name" "$1" offroot status 2>&1 | grep -q "$2"; }
+check "offroot=off: offroot status says there is no emergency environment" status_says 22 NO-EMERGENCY-ENVIRONMENT
+check "offroot=off: the boot said so" grep -q 'offroot: disabled by offroot=off' "$(vm_dir "$name")/serial.log"
+vm_poweroff "$name" 22 || fail "offroot=off guest powered off"
+
+# --- no keys when the initramfs was built: stock boot, says why -------------
+vm_image_run "$name" "rm /etc/offroot/authorized_keys && update-initramfs -u 2>&1" > "$(vm_dir "$name")/disarm.log" 2>&1 \
+    || fail "removing the keys and rebuilding the initramfs"
+check "without keys, update-initramfs says offroot is not armed" \
+    grep -q 'offroot: not armed: no key in /etc/offroot/authorized_keys' "$(vm_dir "$name")/disarm.log"
+vm_boot "$name" || { fail "vm_boot without keys"; exit 1; }
+check "without keys: sshd on 22" vm_wait_ssh "$name" 22 "$boot_timeout"
+check_not "without keys: nothing on 1022" ssh_1022 "$key"
+check "without keys: the boot said why" grep -q 'offroot: not armed in this image: no key in' "$(vm_dir "$name")/serial.log"
+vm_poweroff "$name" 22 || fail "keyless guest powered off"
+
+# --- dropbear-initramfs beside offroot -------------------------------------
+vm_image_run "$name" "set -e
+    cat '/tmp/id_ed25519.pub' > /etc/offroot/authorized_keys
+    apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends dropbear-initramfs 2>&1 | tail -n 3
+    mkdir -p /etc/dropbear/initramfs
+    cat '/tmp/id_ed25519.pub' > /etc/dropbear/initramfs/authorized_keys
+    update-initramfs -u 2>&1" "$key.pub" > "$(vm_dir "$name")/dropbear-initramfs.log" 2>&1 \
+    || { tail -n 20 "$(vm_dir "$name")/dropbear-initramfs.log"; fail "installing dropbear-initramfs"; exit 1; }
+vm_boot "$name" || { fail "vm_boot with dropbear-initramfs"; exit 1; }
+check "with dropbear-initramfs: sshd on 22" vm_wait_ssh "$name" 22 "$boot_timeout"
+check "with dropbear-initramfs: offroot's 1022 outlived its init-bottom" vm_wait_ssh "$name" 1022 60
+check "with dropbear-initramfs: the 1022 session is offroot's emergency environment" \
+    status_says 1022 '^offroot status: NORMAL'
+vm_poweroff "$name" 22 || fail "guest with dropbear-initramfs powered off"
+
+echo "boot time to sshd on 22: stock ${stock_boot}s, offroot ${armed_boot}s, ratio $(awk -v a="$armed_boot" -v s="$stock_boot" 'BEGIN { printf "%.2f", a / s }')"
+echo "RAM kept by rootfs after boot: ${ram:-?} MiB (${ram_bytes:-?} bytes)"
+[ "$failed" -eq 0 ]
