@@ -136,5 +136,31 @@ check "without keys, no manifest, no dropbear options" sh -c \
     "test ! -e '$stock/etc/offroot/manifest' && test ! -e '$stock/etc/offroot/armed'"
 check "without keys, the image tells the boot why" grep -q "no key in" "$stock/etc/offroot/not-armed"
 
+# Each way of not being armed: the image is built stock and says why.
+not_armed_case() {   # DESCRIPTION EXPECTED-REASON
+    img=$(build_image "$work/case.img" "$work/case")
+    if grep -q "offroot: not armed: $2" "$work/case.img.log" && grep -q "$2" "$img/etc/offroot/not-armed" \
+        && ! cmp -s "$img/usr/sbin/run-init" "$bin/run-init" && [ ! -e "$img/etc/offroot/armed" ]; then
+        ok "$1: stock image, and the build and the boot say why"
+    else
+        not_ok "$1: stock image, and the build and the boot say why"
+        cat "$work/case.img.log"
+    fi
+    rm -rf "$work/case" "$work/case.img" "$work/case.img.log"
+}
+dropbearkey -y -f "$work/client_key" | grep '^ssh-' > "$etc/authorized_keys"
+mv "$etc/offroot.conf" "$etc/offroot.conf.saved"
+not_armed_case "configuration missing" "$etc/offroot.conf is missing"
+echo 'PORT=1022 "unterminated' > "$etc/offroot.conf"
+not_armed_case "configuration broken" "$etc/offroot.conf is not valid shell"
+echo 'PORT=ssh' > "$etc/offroot.conf"
+not_armed_case "port not a number" "PORT=ssh in $etc/offroot.conf is not a port number"
+echo 'ENABLED=no' > "$etc/offroot.conf"
+not_armed_case "disabled in the configuration" "ENABLED=no in $etc/offroot.conf"
+mv "$etc/offroot.conf.saved" "$etc/offroot.conf"
+mkdir -p "$work/nobin"
+cp "$bin/offroot" "$work/nobin/"
+OFFROOT_SOURCE_LIB="$work/nobin" not_armed_case "run-init missing" "$work/nobin/run-init is missing"
+
 echo "$passes passed, $failures failed"
 [ "$failures" -eq 0 ]
