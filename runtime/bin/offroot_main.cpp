@@ -11,12 +11,14 @@
 #include <vector>
 
 #include "block_device.hpp"
+#include "files.hpp"
 #include "emergency.hpp"
 #include "holders.hpp"
 #include "init_stub.hpp"
 #include "json.hpp"
 #include "mountinfo.hpp"
 #include "plan.hpp"
+#include "transition.hpp"
 #include "version.hpp"
 
 namespace po = boost::program_options;
@@ -49,7 +51,8 @@ const char* const kUsage =
     "commands:\n"
     "  status                     NORMAL, DETACHED or in transition; PID 1, the emergency dropbear, RAM kept\n"
     "  check [--min-free MIB]     what holds the root filesystem; exit 0 = go, 1 = no-go\n"
-    "  enter [--dry-run]          stop services, move PID 1 to RAM, free the disk\n"
+    "  enter [--dry-run] [--min-free MIB]\n"
+    "                             stop services, move PID 1 to RAM, free the disk\n"
     "  return [--root DEVICE] [--fsck] [--dry-run]\n"
     "                             mount the root (or DEVICE) and hand PID 1 back to the real init\n"
     "\n"
@@ -98,6 +101,23 @@ int cmd_status(bool json) {
         out("processes in rootfs: " + std::to_string(s->emergency->processes.size()) + "\n");
     }
     if (s->rootfs_bytes) out(std::string("RAM kept by rootfs: ") + mib(*s->rootfs_bytes) + "\n");
+    // The log in RAM: what the last enter or return did, even when the
+    // session that ran it is gone.
+    if (s->emergency) {
+        auto log = read_file(in_rootfs(*s->emergency, kRamLog));
+        if (log && !log->empty()) {
+            std::vector<std::string> lines;
+            size_t start = 0;
+            while (start < log->size()) {
+                size_t end = log->find('\n', start);
+                if (end == std::string::npos) end = log->size();
+                lines.push_back(log->substr(start, end - start));
+                start = end + 1;
+            }
+            out("last log lines (" + std::string(kRamLog) + "):\n");
+            for (size_t i = lines.size() > 8 ? lines.size() - 8 : 0; i < lines.size(); ++i) out("  " + lines[i] + "\n");
+        }
+    }
     return kExitOk;
 }
 
@@ -139,8 +159,10 @@ std::vector<std::string> real_root_unmount_order() {
     return order;
 }
 
-int cmd_enter(bool json, bool dry_run) {
-    auto report = run_check(CheckOptions{});
+int cmd_enter(bool json, bool dry_run, uint64_t min_free_mib) {
+    CheckOptions check_options;
+    check_options.min_free_kib = min_free_mib * 1024;
+    auto report = run_check(check_options);
     if (!report) return fail(report.error());
     const InitInfo* init = &report->init;
 
@@ -155,54 +177,69 @@ int cmd_enter(bool json, bool dry_run) {
     for (const auto& l : report->loop_devices) in.loop_devices.push_back(l.substr(0, l.find(' ')));
     auto steps = plan_enter(in);
 
-    if (json) {
-        out(format_plan_json("enter", steps));
-    } else {
-        out(format_plan_human(std::string("offroot enter") + (dry_run ? " --dry-run" : "") + ": " +
-                                           (report->go() ? "the plan" : "REFUSED, the plan would be") + " (init: " +
-                                           to_string(init->kind) + ")",
-                                       steps));
-        for (const auto& b : report->blockers) out(std::string("BLOCKER: ") + b + "\n");
+    if (dry_run) {
+        if (json) {
+            out(format_plan_json("enter", steps));
+        } else {
+            out(format_plan_human(std::string("offroot enter --dry-run: ") +
+                                      (report->go() ? "the plan" : "REFUSED, the plan would be") + " (init: " +
+                                      to_string(init->kind) + ")",
+                                  steps));
+            for (const auto& b : report->blockers) out(std::string("BLOCKER: ") + b + "\n");
+        }
+        return report->go() ? kExitOk : kExitRefused;
     }
-    if (!report->go()) return kExitRefused;
-    if (!dry_run) {
-        err(std::string("offroot: enter: running the plan is not available in this version; ") +
-            "--dry-run shows what it will do\n");
-        return kExitRefused;
+    if (!report->go()) {
+        std::string reasons;
+        for (const auto& b : report->blockers) reasons += "\n  - " + b;
+        return fail(plain_error("refusing to enter, nothing was changed:" + reasons));
     }
+    if (!in.from_rootfs) {
+        if (auto s = continue_enter_in_rootfs(report->system.emergency->rootfs_path); !s) return fail(s.error());
+        out("offroot enter continues inside the emergency environment; this session will be closed.\n"
+            "Reconnect with: ssh -p 1022 root@<this host>, then: offroot status\n");
+        return kExitOk;
+    }
+    EnterOptions options;
+    options.min_free_kib = min_free_mib * 1024;
+    if (auto s = enter_detached(options); !s) return fail(s.error());
     return kExitOk;
 }
 
 int cmd_return(bool json, const std::string& root_device, bool fsck, bool dry_run) {
+    if (!dry_run) {
+        ReturnOptions options;
+        options.root_device = root_device;
+        options.fsck = fsck;
+        if (auto s = return_to_root(options); !s) return fail(s.error());
+        return kExitOk;
+    }
     auto status = read_system_status();
     if (!status) return fail(status.error());
-    if (root_device.empty())
+    std::string device = root_device;
+    if (device.empty())
+        if (auto record = read_detach_record(); record) device = record->root_device;
+    if (device.empty())
         return fail(plain_error("no root device given and none recorded by offroot enter",
                                 "give it: offroot return --root /dev/vda1"));
-    if (auto s = check_block_device(root_device); !s) return fail(s.error());
-    auto fs = probe_filesystem(root_device);
+    if (auto s = check_block_device(device); !s) return fail(s.error());
+    auto fs = probe_filesystem(device);
     if (!fs) return fail(fs.error());
-    if (auto s = check_device_free(root_device); !s) return fail(s.error().context("the root device is busy"));
+    if (auto s = check_device_free(device); !s) return fail(s.error().context("the root device is busy"));
 
     ReturnInputs in;
-    in.device = root_device;
+    in.device = device;
     in.fsck = fsck;
     if (auto init = detect_running_init(); init) in.init = *init;
     auto steps = plan_return(in);
     if (json) {
         out(format_plan_json("return", steps));
     } else {
-        out(format_plan_human("offroot return" + std::string(dry_run ? " --dry-run" : "") + ": " +
-                                           root_device + " (" + *fs + "), state " + to_string(status->state),
-                                       steps));
+        out(format_plan_human("offroot return --dry-run: " + device + " (" + *fs + "), state " + to_string(status->state),
+                              steps));
     }
     if (status->state != SystemState::detached)
         return fail(plain_error("the system is " + to_string(status->state) + ", not DETACHED: nothing to return from"));
-    if (!dry_run) {
-        err(std::string("offroot: return: running the plan is not available in this version; ") +
-            "--dry-run shows what it will do\n");
-        return kExitRefused;
-    }
     return kExitOk;
 }
 
@@ -268,7 +305,7 @@ int main(int argc, char** argv) {
     if (command == "check") {
         sub.add_options()("min-free", po::value<uint64_t>()->default_value(64), "");
     } else if (command == "enter") {
-        sub.add_options()("dry-run,n", "");
+        sub.add_options()("dry-run,n", "")("min-free", po::value<uint64_t>()->default_value(64), "");
     } else if (command == "return") {
         sub.add_options()("root", po::value<std::string>()->default_value(""), "")("fsck", "")("dry-run,n", "");
     } else if (command != "status") {
@@ -289,6 +326,6 @@ int main(int argc, char** argv) {
 
     if (command == "status") return cmd_status(json);
     if (command == "check") return cmd_check(json, opts["min-free"].as<uint64_t>());
-    if (command == "enter") return cmd_enter(json, opts.count("dry-run") > 0);
+    if (command == "enter") return cmd_enter(json, opts.count("dry-run") > 0, opts["min-free"].as<uint64_t>());
     return cmd_return(json, opts["root"].as<std::string>(), opts.count("fsck") > 0, opts.count("dry-run") > 0);
 }

@@ -28,7 +28,7 @@ InitInfo detect_init_system(const std::string& pid1_exe, bool run_systemd_system
         info.reexec_command = "systemctl daemon-reexec";
     } else if (!run_systemd_system_exists && base == "init") {
         info.kind = InitSystem::sysvinit;
-        info.reexec_command = "telinit u";
+        info.reexec_command = "telinit u (written to /run/initctl)";
     }
     return info;
 }

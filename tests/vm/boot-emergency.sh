@@ -91,6 +91,8 @@ fi
 check "ssh on 1022 answers with the key" vm_wait_ssh "$name" 1022 60
 check "sshd on 22 works as usual" vm_ssh "$name" 22 'test -d /etc/ssh'
 
+check "the initramfs holding the keys is readable by root only" \
+    vm_ssh "$name" 22 'test "$(stat -c %a /boot/initrd.img-$(uname -r))" = 600'
 check_not "1022 refuses a password" ssh_1022 "" -o PubkeyAuthentication=no -o PreferredAuthentications=password,keyboard-interactive
 other=$(mktemp -d)/other_key
 ssh-keygen -q -t ed25519 -N '' -f "$other"
@@ -148,6 +150,18 @@ check "with dropbear-initramfs: offroot's 1022 outlived its init-bottom" vm_wait
 check "with dropbear-initramfs: the 1022 session is offroot's emergency environment" \
     status_says 1022 '^offroot status: NORMAL'
 vm_poweroff "$name" 22 || fail "guest with dropbear-initramfs powered off"
+
+# --- purged: the stock boot again ------------------------------------------
+vm_image_run "$name" "DEBIAN_FRONTEND=noninteractive apt-get purge -y -q offroot 2>&1" > "$(vm_dir "$name")/purge.log" 2>&1 \
+    || { tail -n 20 "$(vm_dir "$name")/purge.log"; fail "purging offroot"; }
+check "purge rebuilt the initramfs" grep -q 'update-initramfs: Generating' "$(vm_dir "$name")/purge.log"
+check_not "purged: nothing of offroot is left in the initramfs" \
+    sh -c "lsinitramfs '$(vm_dir "$name")/initrd.img' | grep -q offroot"
+vm_boot "$name" || { fail "vm_boot after purge"; exit 1; }
+check "purged: sshd on 22" vm_wait_ssh "$name" 22 "$boot_timeout"
+check_not "purged: nothing on 1022" ssh_1022 "$key"
+check_not "purged: /etc/offroot is gone" vm_ssh "$name" 22 'test -e /etc/offroot'
+vm_poweroff "$name" 22 || fail "purged guest powered off"
 
 echo "boot time to sshd on 22: stock ${stock_boot}s, offroot ${armed_boot}s, ratio $(awk -v a="$armed_boot" -v s="$stock_boot" 'BEGIN { printf "%.2f", a / s }')"
 echo "RAM kept by rootfs after boot: ${ram:-?} MiB (${ram_bytes:-?} bytes)"

@@ -63,7 +63,12 @@ check "the plan re-executes it with telinit u" sh -c "echo '$plan' | grep -q 're
 check "the plan binds the stub over PID 1's binary" sh -c "echo '$plan' | grep -q 'bind-stub: bind /usr/lib/offroot/offroot-init over /sbin/init'"
 check "the plan unmounts /root/run before the root" sh -c \
     "echo '$plan' | grep -n 'umount /root' | grep -B100 'umount /root (bounded' | grep -q 'umount /root/run'"
-check "enter without --dry-run refuses, for now" sh -c "! chroot '$door' /usr/lib/offroot/offroot enter >/dev/null 2>&1"
+refused=$(chroot "$door" /usr/lib/offroot/offroot enter --min-free 100000000 2>&1)
+rc=$?
+check_eq "enter with too little RAM: refused" 1 "$rc"
+check "the refusal says why and that nothing changed" sh -c \
+    "echo '$refused' | grep -q 'refusing to enter, nothing was changed' && echo '$refused' | grep -q 'not enough RAM'"
+check "the refused enter left no trace" test ! -e "$door/var/lib/offroot/detached"
 
 # No keys in the emergency environment: a blocker, and check says so.
 rm "$door/var/lib/offroot/.ssh/authorized_keys"

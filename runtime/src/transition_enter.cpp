@@ -1,0 +1,314 @@
+// NORMAL -> DETACHED. See transition.hpp; the steps are the plan of
+// plan.cpp, in the same order.
+#include <fcntl.h>
+#include <linux/loop.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/swap.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <set>
+#include <thread>
+
+#include "block_device.hpp"
+#include "emergency.hpp"
+#include "files.hpp"
+#include "holders.hpp"
+#include "log.hpp"
+#include "mount.hpp"
+#include "mountinfo.hpp"
+#include "network.hpp"
+#include "processes.hpp"
+#include "services.hpp"
+#include "transition.hpp"
+#include "undo.hpp"
+
+namespace offroot {
+
+std::string serialize(const DetachRecord& r) {
+    return "ROOT_DEVICE=" + r.root_device + "\nROOT_FS_TYPE=" + r.root_fs_type + "\nINIT=" + r.init_kind +
+           "\nINIT_BINARY=" + r.init_binary + "\n";
+}
+
+Result<DetachRecord> parse_detach_record(const std::string& text) {
+    DetachRecord r;
+    size_t start = 0;
+    while (start < text.size()) {
+        size_t end = text.find('\n', start);
+        if (end == std::string::npos) end = text.size();
+        std::string line = text.substr(start, end - start);
+        start = end + 1;
+        auto eq = line.find('=');
+        if (eq == std::string::npos) continue;
+        std::string key = line.substr(0, eq), value = line.substr(eq + 1);
+        if (key == "ROOT_DEVICE") r.root_device = value;
+        if (key == "ROOT_FS_TYPE") r.root_fs_type = value;
+        if (key == "INIT") r.init_kind = value;
+        if (key == "INIT_BINARY") r.init_binary = value;
+    }
+    if (r.root_device.empty()) return plain_error("the detach record names no root device");
+    return r;
+}
+
+Result<DetachRecord> read_detach_record() {
+    auto text = read_file(kDetachRecord);
+    if (!text) return text.error();
+    return parse_detach_record(*text);
+}
+
+namespace {
+
+double monotonic_seconds() {
+    struct timespec ts {};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+std::string seconds_text(double s) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f s", s);
+    return buf;
+}
+
+bool alive(pid_t pid) { return ::kill(pid, 0) == 0 || errno == EPERM; }
+
+bool pid1_runs(const struct stat& binary) {
+    auto exe = stat_path("/proc/1/exe");
+    return exe && same_inode(*exe, binary);
+}
+
+// Names the processes that use a filesystem: for the message when it will
+// not unmount.
+std::string holders_of(dev_t dev) {
+    auto processes = scan_processes();
+    if (!processes) return "(cannot scan /proc)";
+    std::string out;
+    for (const auto& p : *processes) {
+        if (p.kernel_thread) continue;
+        bool holds = (p.root_id && p.root_id->dev == dev) || (p.cwd_id && p.cwd_id->dev == dev) ||
+                     (p.exe_id && p.exe_id->dev == dev);
+        for (const auto& f : p.files) holds = holds || (f.id && f.id->dev == dev);
+        for (const auto& m : p.maps) holds = holds || m.dev == dev;
+        if (holds) out += (out.empty() ? "" : ", ") + std::to_string(p.stat.pid) + " (" + p.stat.comm + ")";
+    }
+    return out.empty() ? "no process (a kernel user: swap, loop, another mount?)" : out;
+}
+
+bool is_kernel_interface(const std::string& fs_type) {
+    static const std::set<std::string> kinds = {"proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2",
+                                                "securityfs", "debugfs", "tracefs", "pstore", "bpf", "mqueue",
+                                                "hugetlbfs", "configfs", "fusectl", "autofs", "efivarfs",
+                                                "binfmt_misc", "rpc_pipefs", "nsfs", "tmpfs", "ramfs"};
+    return kinds.count(fs_type) > 0;
+}
+
+// Bounded retries, as dracut's shutdown does; a kernel interface that stays
+// busy is detached lazily (nothing of the disk is in it), a filesystem of
+// the disk never is: the disk must end up free.
+Status unmount_one(const MountEntry& m) {
+    for (int attempt = 1;; ++attempt) {
+        if (::umount2(m.mount_point.c_str(), 0) == 0) return {};
+        int err = errno;
+        if (err == EINVAL || err == ENOENT) return {};  // already gone with its parent
+        // Nothing of the disk is in a kernel interface: no point waiting.
+        if (is_kernel_interface(m.fs_type)) return unmount(m.mount_point, MNT_DETACH);
+        if (err != EBUSY || attempt >= 5) {
+            return Error{"umount2(" + quoted(m.mount_point) + ", 0)", err,
+                         "held by " + holders_of(m.dev()) + "; stop them and run offroot enter again"};
+        }
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+}
+
+struct TimedStep {
+    const char* name;
+    double started = monotonic_seconds();
+    explicit TimedStep(const char* n) : name(n) { log_info("enter: " + std::string(name) + "..."); }
+    double done() const {
+        double took = monotonic_seconds() - started;
+        log_info("enter: " + std::string(name) + " done in " + seconds_text(took));
+        return took;
+    }
+};
+
+}  // namespace
+
+Status enter_detached(const EnterOptions& options) {
+    const double t0 = monotonic_seconds();
+    if (auto s = make_dir(kStateDir, 0700); !s) return s;
+    configure_log(LogSinks{.to_stderr = true, .to_kmsg = true, .ram_log = kRamLog, .tag = "offroot"});
+
+    // --- preflight: changes nothing, refuses with the reasons.
+    CheckOptions check_options;
+    check_options.min_free_kib = options.min_free_kib;
+    auto report = run_check(check_options);
+    if (!report) return report.error().context("preflight");
+    if (!report->go()) {
+        std::string reasons;
+        for (const auto& b : report->blockers) reasons += "\n  - " + b;
+        return plain_error("refusing to enter, nothing was changed:" + reasons);
+    }
+    if (!report->system.emergency || !report->system.emergency->we_run_in_rootfs)
+        return plain_error("offroot enter runs in the emergency environment", "ssh -p 1022 root@this-host, then offroot enter");
+    const InitInfo init = report->init;
+    DetachRecord record{report->root_source, report->root_fs_type, to_string(init.kind), init.binary};
+    if (auto s = check_block_device(record.root_device); !s)
+        return s.error().context("the root filesystem's source is not a device offroot can free");
+    if (auto s = write_file(kDetachRecord, serialize(record), O_CREAT | O_TRUNC, 0600); !s) return s;
+    log_info("enter: " + record.root_device + " (" + record.root_fs_type + "), init " + to_string(init.kind));
+
+    UndoStack undo;
+
+    // --- the network, as the kernel has it now.
+    TimedStep net_step("snapshot-network");
+    auto network = snapshot_network();
+    if (!network) return network.error().context("recording the network");
+    if (auto s = write_file(kNetworkRecord, serialize(*network), O_CREAT | O_TRUNC, 0600); !s) return s;
+    net_step.done();
+
+    // --- the services, stopped by the init system itself.
+    TimedStep services_step("stop-services");
+    auto stopped = stop_services(init, "/..");
+    if (!stopped) return stopped.error().context("stopping the services");
+    undo.push("stop-services", [init]() -> Status {
+        auto r = start_services(init, "/..");
+        if (!r) return r.error();
+        return {};
+    });
+    const double services_seconds = services_step.done();
+
+    // --- the real root aside, into rootfs:/root. systemd made every mount
+    // shared; MS_MOVE refuses to move a mount out of a shared parent.
+    TimedStep move_step("move-root-aside");
+    if (auto s = make_private("/", true); !s) return s.error().context("making the mounts private");
+    if (auto s = make_dir("/root", 0700); !s) return s;
+    if (auto s = move_mount("/..", "/root"); !s) return s.error().context("moving the real root aside");
+    undo.push("move-root-aside", []() { return move_mount("/root", "/"); });
+    move_step.done();
+
+    // --- PID 1 becomes the stub: bound over the init's binary, re-executed.
+    TimedStep stub_step("replace-pid1");
+    const std::string stub_path = std::string(kRootfsLibDir) + "/" + kInitStubName;
+    auto stub = stat_path(stub_path);
+    if (!stub) return stub.error();
+    const std::string bind_target = "/root" + init.binary;
+    if (auto s = bind_mount(stub_path, bind_target, false); !s) return s.error().context("binding the stub over init");
+    undo.push("bind-stub", [bind_target]() { return unmount(bind_target, MNT_DETACH); });
+    if (auto s = request_reexec(init, "/root"); !s) return s.error().context("asking PID 1 to re-execute");
+    for (int i = 0; i < 300 && !pid1_runs(*stub); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (!pid1_runs(*stub)) return plain_error("PID 1 did not become offroot-init within 30 s of " + init.reexec_command);
+    // From here the way back is the return path: the root on top of "/"
+    // again and SIGUSR1, and the real init boots as after the initramfs.
+    undo.commit();
+    undo.push("replace-pid1", []() -> Status {
+        if (auto s = move_mount("/root", "/"); !s) return s;
+        if (::kill(1, SIGUSR1) != 0) return sys_error("kill(1, SIGUSR1)");
+        return {};
+    });
+    if (auto s = unmount(bind_target, MNT_DETACH); !s) log_warning("removing the bind over init: " + s.error().message());
+    stub_step.done();
+
+    // --- what still runs from the disk: TERM, bounded wait, KILL.
+    TimedStep kill_step("kill-leftovers");
+    auto env = find_emergency_environment();
+    if (!env || !*env) return plain_error("the emergency environment vanished");
+    auto processes = scan_processes(ScanOptions{.proc = "/proc", .with_files = false});
+    if (!processes) return processes.error();
+    std::vector<pid_t> spared = (*env)->processes;
+    auto victims = select_processes_to_stop(*processes, spared, ::getpid());
+    for (pid_t pid : victims) ::kill(pid, SIGTERM);
+    const double kill_deadline = monotonic_seconds() + options.kill_grace_seconds;
+    auto remaining = [&]() {
+        std::vector<pid_t> left;
+        for (pid_t pid : victims)
+            if (alive(pid)) left.push_back(pid);
+        return left;
+    };
+    while (!remaining().empty() && monotonic_seconds() < kill_deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto stubborn = remaining();
+    for (pid_t pid : stubborn) ::kill(pid, SIGKILL);
+    for (int i = 0; i < 50 && !remaining().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    log_info("enter: stopped " + std::to_string(victims.size()) + " processes (" + std::to_string(stubborn.size()) +
+             " needed SIGKILL)");
+    if (auto left = remaining(); !left.empty()) {
+        std::string names;
+        for (pid_t pid : left) names += " " + std::to_string(pid);
+        return plain_error("processes survived SIGKILL (stuck in the kernel?):" + names);
+    }
+    kill_step.done();
+
+    TimedStep restore_step("restore-network");
+    auto restored = restore_network(*network);
+    if (!restored) {
+        log_error("restoring the network: " + restored.error().message());
+    } else {
+        for (const auto& r : *restored) log_info("enter: restored " + r);
+    }
+    restore_step.done();
+
+    // --- swap and loop devices on the disk, then every mount, children first.
+    TimedStep free_step("free-the-disk");
+    for (const auto& sw : report->swaps) {
+        const std::string path = sw.name.rfind("/dev/", 0) == 0 ? sw.name : "/root" + sw.name;
+        if (::swapoff(path.c_str()) != 0) return sys_error("swapoff(" + quoted(path) + ")");
+        log_info("enter: swapoff " + path);
+    }
+    auto table = MountTable::read();
+    if (!table) return table.error();
+    std::vector<const MountEntry*> order = table->unmount_order("/root");
+    for (const MountEntry* m : order) {
+        if (m->mount_point == "/root") continue;
+        if (auto s = unmount_one(*m); !s) return s.error();
+    }
+    for (const auto& l : report->loop_devices) {
+        const std::string dev = l.substr(0, l.find(' '));
+        auto fd = open_path(dev, O_RDONLY);
+        if (!fd) return fd.error();
+        if (::ioctl(fd->get(), LOOP_CLR_FD, 0) != 0) return sys_error("ioctl(" + quoted(dev) + ", LOOP_CLR_FD)");
+        log_info("enter: detached " + dev);
+    }
+    for (const MountEntry* m : order) {
+        if (m->mount_point != "/root") continue;
+        if (auto s = unmount_one(*m); !s) return s.error();
+    }
+    if (auto s = check_device_free(record.root_device); !s)
+        return s.error().context(record.root_device + " is still in use after every mount went away");
+    const double free_seconds = free_step.done();
+    (void)free_seconds;
+    undo.commit();
+
+    const double total = monotonic_seconds() - t0;
+    log_info("DETACHED: " + record.root_device + " is free, " + seconds_text(total) + " after offroot enter (services " +
+             seconds_text(services_seconds) + ", offroot " + seconds_text(total - services_seconds) + ")");
+    return {};
+}
+
+Status continue_enter_in_rootfs(const std::string& rootfs_path) {
+    pid_t child = ::fork();
+    if (child < 0) return sys_error("fork()");
+    if (child == 0) {
+        ::setsid();
+        ::signal(SIGHUP, SIG_IGN);
+        if (::chroot(rootfs_path.c_str()) != 0 || ::chdir("/") != 0) ::_exit(126);
+        // The session that started us is about to be killed: the log in
+        // RAM and the kernel's ring buffer carry the messages from here.
+        int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+        for (int fd = 0; null >= 0 && fd < 3; ++fd) ::dup2(null, fd);
+        char self[] = "/usr/sbin/offroot";
+        char enter[] = "enter";
+        char* argv[] = {self, enter, nullptr};
+        char path[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+        char* envp[] = {path, nullptr};
+        ::execve(self, argv, envp);
+        ::_exit(127);
+    }
+    return {};
+}
+
+}  // namespace offroot

@@ -1,0 +1,160 @@
+#!/bin/bash
+# The emergency cycle, end to end, in a real guest: data written with known
+# checksums, then from the 1022 session `offroot enter`, e2fsck -f and a
+# resize2fs shrink of the unmounted root, `offroot return`; the data, the
+# services, sshd, the address and the 1022 session all survive. Twice.
+#
+#   tests/vm/cycle.sh DEB [SUITE [INIT]]    (default: bookworm systemd)
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+. "$here/offroot-guest.sh"
+
+deb=${1:?usage: cycle.sh DEB [SUITE [INIT]]}
+suite=${2:-bookworm}
+init=${3:-systemd}
+name="cycle-$suite-$init"
+boot_timeout=${OFFROOT_VM_BOOT_TIMEOUT:-300}
+
+passed=0 failed=0
+pass() { passed=$((passed + 1)); echo "ok - $*"; }
+fail() { failed=$((failed + 1)); echo "not ok - $*"; }
+check() {
+    local description=$1
+    shift
+    if "$@"; then pass "$description"; else fail "$description"; return 1; fi
+}
+summary() { echo "cycle $suite/$init: $passed passed, $failed failed"; }
+vm_setup_traps
+trap 'vm_cleanup; summary' EXIT
+
+[ "$(id -u)" = 0 ] || { fail "must run as root"; exit 1; }
+[ -f "$deb" ] || { fail "no package $deb"; exit 1; }
+
+offroot_guest "$name" "$suite" "$init" "$deb" || { fail "an armed $suite/$init guest"; exit 1; }
+dir=$(vm_dir "$name")
+
+# A service that keeps a file open for writing and says so when it is
+# stopped cleanly: enter must stop it, not kill it mid-write.
+writer='#!/bin/sh
+exec 3>>/srv/writer.log
+trap "echo clean-stop >&3; exit 0" TERM
+while :; do echo tick >&3; sleep 1 & wait $!; done'
+if [ "$init" = systemd ]; then
+    vm_image_run "$name" "set -e
+        mkdir -p /srv
+        printf '%s\n' '$writer' > /usr/local/sbin/offroot-test-writer
+        chmod 755 /usr/local/sbin/offroot-test-writer
+        printf '[Service]\nExecStart=/usr/local/sbin/offroot-test-writer\n[Install]\nWantedBy=multi-user.target\n' \
+            > /etc/systemd/system/offroot-test-writer.service
+        systemctl enable offroot-test-writer.service 2>&1" > "$dir/writer.log" 2>&1 || { cat "$dir/writer.log"; fail "installing the test writer"; exit 1; }
+fi
+
+# The migration target: a second disk for `offroot return --root`.
+second_disk=$(vm_add_disk "$name" 2G) || { fail "a second disk"; exit 1; }
+vm_boot "$name" || { fail "vm_boot"; exit 1; }
+vm_wait_ssh "$name" 22 "$boot_timeout" || { fail "sshd on 22"; exit 1; }
+vm_wait_ssh "$name" 1022 60 || { fail "ssh on 1022"; exit 1; }
+[ "$init" = systemd ] && { OFFROOT_VM_SSH_TIMEOUT=180 vm_ssh "$name" 22 systemctl is-system-running --wait >/dev/null || true; }
+
+# Data with known checksums, on the disk for real.
+vm_ssh "$name" 22 'set -e; mkdir -p /srv/data; for i in 1 2 3 4; do head -c 8M /dev/urandom > /srv/data/file$i; done
+    cp -a /usr/bin /srv/data/bin-copy; cd /srv/data; find . -type f -exec sha256sum {} + | sort -k2 > /srv/sums; sync' \
+    || { fail "writing the test data"; exit 1; }
+pass "wrote 32 MiB of random data and a copy of /usr/bin, with checksums"
+address=$(vm_ssh "$name" 1022 "ip -4 -o addr show scope global" | awk '{print $2, $4}')
+units_before=$(vm_ssh "$name" 22 "systemctl list-units --type=service --state=running --no-legend --plain 2>/dev/null | awk '{print \$1}' | sort" || true)
+
+# The admin's 1022 session, held open for the whole cycle.
+port1022=$(vm_port "$name" 1022)
+ssh -F /dev/null -i "$(vm_key)" -p "$port1022" -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+    -o LogLevel=ERROR -o ServerAliveInterval=5 -o ServerAliveCountMax=12 root@127.0.0.1 \
+    'while :; do date +%s; sleep 1; done' > "$dir/session.out" 2>&1 < /dev/null &
+session=$!
+
+one_cycle() {   # N SHRINK_TO(or empty)
+    local n=$1 shrink=${2:-} out
+    out=$(OFFROOT_VM_SSH_TIMEOUT=600 vm_ssh "$name" 1022 offroot enter 2>&1) && rc=0 || rc=$?
+    echo "$out" | sed 's/^/    /'
+    check "cycle $n: offroot enter" test "$rc" = 0 || return 1
+    enter_line=$(grep 'DETACHED:' <<< "$out" || true)
+    check "cycle $n: offroot status says DETACHED" status_is DETACHED || return 1
+    check "cycle $n: e2fsck -f of the unmounted root is clean" vm_ssh "$name" 1022 e2fsck -f -y /dev/vda
+    if [ -n "$shrink" ]; then
+        check "cycle $n: resize2fs shrinks the root to $shrink" vm_ssh "$name" 1022 resize2fs /dev/vda "$shrink"
+        check "cycle $n: e2fsck -n of the shrunk root is clean" vm_ssh "$name" 1022 e2fsck -f -n /dev/vda
+    fi
+    [ "$init" = systemd ] && check "cycle $n: the writer was stopped cleanly, not killed" \
+        vm_ssh "$name" 1022 "d=/var/lib/offroot/inspect; mkdir -p \$d && mount -o ro /dev/vda \$d && tail -n 1 \$d/srv/writer.log | grep -qx clean-stop; s=\$?; umount \$d; exit \$s"
+    out=$(OFFROOT_VM_SSH_TIMEOUT=600 vm_ssh "$name" 1022 offroot return 2>&1) && rc=0 || rc=$?
+    echo "$out" | sed 's/^/    /'
+    check "cycle $n: offroot return" test "$rc" = 0 || return 1
+    return_line=$(grep 'NORMAL:' <<< "$out" || true)
+    check "cycle $n: sshd on 22 answers again" vm_wait_ssh "$name" 22 120
+    [ "$init" = systemd ] && { OFFROOT_VM_SSH_TIMEOUT=180 vm_ssh "$name" 22 systemctl is-system-running --wait >/dev/null || true; }
+    check "cycle $n: every checksum matches" vm_ssh "$name" 22 'cd /srv/data && sha256sum --quiet -c /srv/sums'
+    check "cycle $n: offroot status says NORMAL" status_is NORMAL
+    if [ "$init" = systemd ]; then
+        check "cycle $n: no failed units" test -z "$(vm_ssh "$name" 22 systemctl --failed --no-legend --plain)"
+        now=$(vm_ssh "$name" 22 "systemctl list-units --type=service --state=running --no-legend --plain | awk '{print \$1}' | sort")
+        missing=$(comm -23 <(echo "$units_before") <(echo "$now"))
+        check "cycle $n: every service that ran before runs again${missing:+ (missing: $missing)}" test -z "$missing"
+        check "cycle $n: the writer runs again" vm_ssh "$name" 22 systemctl is-active --quiet offroot-test-writer
+    fi
+    check "cycle $n: the address never changed" test "$(vm_ssh "$name" 1022 "ip -4 -o addr show scope global" | awk '{print $2, $4}')" = "$address"
+    check "cycle $n: the 1022 session stayed connected" kill -0 "$session"
+    echo "cycle $n figures: ${enter_line:-no DETACHED line} / ${return_line:-no NORMAL line}"
+}
+status_is() { vm_ssh "$name" 1022 offroot status 2>/dev/null | grep -q "^offroot status: $1"; }
+
+# From here a failed check is counted and the cycle goes on (or stops where
+# going on makes no sense): no more exit on the first error.
+set +e
+
+# Too little RAM: refused, with the reason, and nothing changed.
+refusal=$(vm_ssh "$name" 1022 offroot enter --min-free 100000000 2>&1) && rc=0 || rc=$?
+check "enter with too little RAM is refused" test "$rc" = 1
+check "the refusal names the RAM figures" grep -q 'not enough RAM: .* available, .* needed' <<< "$refusal"
+check "after the refusal: still NORMAL" status_is NORMAL
+check "after the refusal: sshd on 22 still works" vm_ssh "$name" 22 true
+
+one_cycle 1 1800M || true
+check "the root was shrunk to 1800M" test "$(vm_ssh "$name" 22 "stat -f -c '%b %S' / | awk '{print int(\$1 * \$2 / 1048576)}'")" -le 1800
+lines_before=$(wc -l < "$dir/session.out")
+one_cycle 2 || true
+
+# Cycle 3: enter started from a normal session on port 22, which offroot
+# ends; the disk copied to the second disk; return onto the copy.
+from22=$(vm_ssh "$name" 22 offroot enter 2>&1 || true)
+check "enter from port 22 hands over to the emergency environment" grep -q 'continues inside the emergency environment' <<< "$from22"
+detached() { status_is DETACHED; }
+wait_detached() { local i; for i in $(seq 1 120); do detached && return 0; sleep 1; done; return 1; }
+check "cycle 3: DETACHED, reached from the port-22 session" wait_detached
+refused_return() {   # DEVICE EXPECTED-MESSAGE
+    local out
+    out=$(vm_ssh "$name" 1022 offroot return --root "$1" 2>&1) && return 1
+    echo "    $out"
+    grep -q "$2" <<< "$out" && status_is DETACHED
+}
+check "cycle 3: return onto a device that does not exist: refused, still DETACHED" \
+    refused_return /dev/vdz 'No such file or directory'
+check "cycle 3: return onto a disk without a filesystem: refused, still DETACHED" \
+    refused_return /dev/vdb 'holds no filesystem'
+check "cycle 3: the root copied onto the second disk" vm_ssh "$name" 1022 dd if=/dev/vda of=/dev/vdb bs=4M conv=fsync
+vm_ssh "$name" 1022 'mkdir -p /var/lib/offroot/inspect && mount -o ro /dev/vdb /var/lib/offroot/inspect'
+check "cycle 3: return onto a device in use: refused, still DETACHED" refused_return /dev/vdb 'Device or resource busy'
+vm_ssh "$name" 1022 umount /var/lib/offroot/inspect
+out=$(OFFROOT_VM_SSH_TIMEOUT=600 vm_ssh "$name" 1022 offroot return --root /dev/vdb 2>&1) && rc=0 || rc=$?
+echo "$out" | sed 's/^/    /'
+check "cycle 3: offroot return --root /dev/vdb" test "$rc" = 0
+check "cycle 3: sshd on 22 answers again" vm_wait_ssh "$name" 22 120
+check "cycle 3: the guest now runs from /dev/vdb" \
+    test "$(vm_ssh "$name" 22 "awk '\$2 == \"/\" { print \$1 }' /proc/mounts | tail -n 1")" = /dev/vdb
+check "cycle 3: every checksum matches on the copy" vm_ssh "$name" 22 'cd /srv/data && sha256sum --quiet -c /srv/sums'
+check "cycle 3: offroot status says NORMAL" status_is NORMAL
+
+sleep 2
+check "the 1022 session kept printing through every cycle" test "$(wc -l < "$dir/session.out")" -gt "$lines_before"
+kill "$session" 2>/dev/null || true
+vm_poweroff "$name" 22 || fail "powered off"
+[ "$failed" -eq 0 ]
