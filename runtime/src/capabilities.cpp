@@ -8,7 +8,8 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <charconv>
+
+#include "text.hpp"
 
 namespace offroot {
 namespace {
@@ -30,20 +31,14 @@ constexpr std::array<const char*, 41> kCapNames = {
 
 Result<std::vector<int>> parse_capability_list(const std::string& list) {
     std::vector<int> caps;
-    size_t start = 0;
-    while (start <= list.size()) {
-        size_t end = list.find(',', start);
-        if (end == std::string::npos) end = list.size();
-        std::string name = list.substr(start, end - start);
-        start = end + 1;
-        if (name.empty()) continue;
+    for (std::string_view field : split_fields(list, ",")) {
+        std::string name(field);
         std::string lower;
         for (char c : name) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         if (lower.rfind("cap_", 0) == 0) lower.erase(0, 4);
 
         int number = -1;
-        auto [ptr, ec] = std::from_chars(lower.data(), lower.data() + lower.size(), number);
-        if (ec != std::errc() || ptr != lower.data() + lower.size()) {
+        if (!parse_number(lower, number)) {
             auto it = std::find_if(kCapNames.begin(), kCapNames.end(), [&](const char* n) { return lower == n; });
             number = it == kCapNames.end() ? -1 : static_cast<int>(it - kCapNames.begin());
         }

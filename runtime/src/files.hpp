@@ -6,6 +6,7 @@
 #include <sys/statfs.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fd.hpp"
@@ -19,6 +20,19 @@ Result<UniqueFd> open_at(int dirfd, const std::string& name, int flags, mode_t m
 // Reads a whole file, e.g. /proc/self/mountinfo (whose size stat reports as 0).
 Result<std::string> read_file(const std::string& path);
 Result<std::string> read_fd(int fd, const std::string& what);
+
+// Reads a file and hands its text to `parse` (Result<T>(std::string_view)):
+// read_parsed("/proc/swaps", parse_proc_swaps). A parse error is prefixed
+// with the path; a read error already names it.
+template <typename Parse>
+auto read_parsed(const std::string& path, Parse parse) -> decltype(parse(std::string_view())) {
+    auto text = read_file(path);
+    if (!text) return text.error();
+    auto parsed = parse(*text);
+    if (!parsed) return parsed.error().context(path);
+    return parsed;
+}
+
 Status write_file(const std::string& path, const std::string& data, int flags, mode_t mode);
 
 Result<std::string> read_link(const std::string& path);

@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 
 #include "files.hpp"
+#include "text.hpp"
 
 namespace offroot {
 namespace {
@@ -18,8 +18,7 @@ std::optional<unsigned> loop_number(std::string_view name) {
     if (!name.starts_with(prefix) || name.size() == prefix.size()) return std::nullopt;
     std::string_view digits = name.substr(prefix.size());
     unsigned n = 0;
-    auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
-    if (ec != std::errc() || ptr != digits.data() + digits.size()) return std::nullopt;
+    if (!parse_number(digits, n)) return std::nullopt;
     return n;
 }
 

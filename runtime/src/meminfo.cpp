@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "files.hpp"
+#include "text.hpp"
 
 namespace offroot {
 
@@ -24,12 +25,7 @@ Result<MemInfo> parse_meminfo(std::string_view text) {
         {"SwapFree", &info.swap_free_kib},
     }};
 
-    while (!text.empty()) {
-        size_t nl = text.find('\n');
-        if (nl == std::string_view::npos) nl = text.size();
-        std::string_view line = text.substr(0, nl);
-        text.remove_prefix(std::min(nl + 1, text.size()));
-
+    for (std::string_view line : split_lines(text)) {
         size_t colon = line.find(':');
         if (colon == std::string_view::npos) continue;
         std::string_view name = line.substr(0, colon);
@@ -57,11 +53,7 @@ Result<MemInfo> parse_meminfo(std::string_view text) {
 }
 
 Result<MemInfo> read_meminfo(const std::string& path) {
-    auto text = read_file(path);
-    if (!text) return text.error();
-    auto info = parse_meminfo(*text);
-    if (!info) return info.error().context(path);
-    return info;
+    return read_parsed(path, parse_meminfo);
 }
 
 }  // namespace offroot

@@ -3,32 +3,12 @@
 #include <sys/sysmacros.h>
 
 #include <algorithm>
-#include <charconv>
 
 #include "files.hpp"
+#include "text.hpp"
 
 namespace offroot {
 namespace {
-
-std::vector<std::string_view> split_spaces(std::string_view line) {
-    std::vector<std::string_view> fields;
-    size_t i = 0;
-    while (i < line.size()) {
-        while (i < line.size() && line[i] == ' ') ++i;
-        if (i >= line.size()) break;
-        size_t j = line.find(' ', i);
-        if (j == std::string_view::npos) j = line.size();
-        fields.push_back(line.substr(i, j - i));
-        i = j;
-    }
-    return fields;
-}
-
-template <typename T>
-bool parse_number(std::string_view s, T& out) {
-    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-    return ec == std::errc() && ptr == s.data() + s.size();
-}
 
 bool has_option(const std::string& options, std::string_view name) {
     size_t start = 0;
@@ -68,7 +48,8 @@ Result<MountEntry> parse_mountinfo_line(std::string_view line) {
     auto bad = [&](const std::string& why) {
         return plain_error("malformed mountinfo line (" + why + "): " + quoted(std::string(line)));
     };
-    auto fields = split_spaces(line);
+    // Blanks inside a field are escaped (\040): a space alone separates.
+    auto fields = split_fields(line, " ");
     if (fields.size() < 9) return bad("fewer than 9 fields");
 
     MountEntry m;
@@ -108,27 +89,17 @@ Result<MountEntry> parse_mountinfo_line(std::string_view line) {
 
 Result<MountTable> MountTable::parse(std::string_view text) {
     std::vector<MountEntry> entries;
-    size_t start = 0;
-    while (start < text.size()) {
-        size_t end = text.find('\n', start);
-        if (end == std::string_view::npos) end = text.size();
-        std::string_view line = text.substr(start, end - start);
-        if (!line.empty()) {
-            auto entry = parse_mountinfo_line(line);
-            if (!entry) return entry.error();
-            entries.push_back(std::move(*entry));
-        }
-        start = end + 1;
+    for (std::string_view line : split_lines(text)) {
+        if (line.empty()) continue;
+        auto entry = parse_mountinfo_line(line);
+        if (!entry) return entry.error();
+        entries.push_back(std::move(*entry));
     }
     return MountTable(std::move(entries));
 }
 
 Result<MountTable> MountTable::read(const std::string& path) {
-    auto text = read_file(path);
-    if (!text) return text.error();
-    auto table = parse(*text);
-    if (!table) return table.error().context(path);
-    return table;
+    return read_parsed(path, parse);
 }
 
 const MountEntry* MountTable::by_id(int id) const {

@@ -3,36 +3,14 @@
 #include <algorithm>
 
 #include "subprocess.hpp"
+#include "text.hpp"
 
 namespace offroot {
 namespace {
 
-std::vector<std::string> words(std::string_view line) {
-    std::vector<std::string> out;
-    std::string w;
-    for (char c : line) {
-        if (c == ' ' || c == '\t' || c == '\\') {
-            if (!w.empty()) out.push_back(std::move(w));
-            w.clear();
-        } else {
-            w += c;
-        }
-    }
-    if (!w.empty()) out.push_back(std::move(w));
-    return out;
-}
-
-std::vector<std::string_view> lines(std::string_view text) {
-    std::vector<std::string_view> out;
-    size_t start = 0;
-    while (start < text.size()) {
-        size_t end = text.find('\n', start);
-        if (end == std::string_view::npos) end = text.size();
-        if (end > start) out.push_back(text.substr(start, end - start));
-        start = end + 1;
-    }
-    return out;
-}
+// `ip -o` folds a record's lines into one with a backslash: it separates
+// words as a blank does.
+std::vector<std::string_view> words(std::string_view line) { return split_fields(line, " \t\\"); }
 
 Result<std::string> ip(const std::vector<std::string>& args) {
     Command c;
@@ -49,23 +27,23 @@ Result<std::string> ip(const std::vector<std::string>& args) {
 
 std::vector<AddressEntry> parse_ip_addresses(std::string_view text) {
     std::vector<AddressEntry> out;
-    for (auto line : lines(text)) {
+    for (std::string_view line : split_lines(text)) {
         auto w = words(line);
         // "2: ens3    inet 10.0.2.15/24 brd ... scope global dynamic ens3"
         if (w.size() < 4 || (w[2] != "inet" && w[2] != "inet6")) continue;
-        std::string iface = w[1];
+        std::string iface(w[1]);
         if (!iface.empty() && iface.back() == ':') iface.pop_back();
         if (iface == "lo") continue;
         auto scope = std::find(w.begin(), w.end(), "scope");
         if (scope != w.end() && scope + 1 != w.end() && *(scope + 1) != "global") continue;
-        out.push_back(AddressEntry{iface, w[2], w[3]});
+        out.push_back(AddressEntry{iface, std::string(w[2]), std::string(w[3])});
     }
     return out;
 }
 
 std::vector<std::string> parse_ip_routes(std::string_view text) {
     std::vector<std::string> out;
-    for (auto line : lines(text)) {
+    for (std::string_view line : split_lines(text)) {
         std::string l(line);
         while (!l.empty() && (l.back() == ' ' || l.back() == '\r')) l.pop_back();
         if (!l.empty()) out.push_back(l);
@@ -100,9 +78,9 @@ Result<std::vector<std::string>> restore_network(const NetworkSnapshot& before) 
     for (const auto& route : before.routes) {
         if (std::find(present.begin(), present.end(), route) != present.end()) continue;
         std::vector<std::string> args = {"route", "add"};
-        for (auto& w : words(route)) {
+        for (std::string_view w : words(route)) {
             if (w == "linkdown") continue;  // a state, not a parameter
-            args.push_back(w);
+            args.emplace_back(w);
         }
         auto r = ip(args);
         // The kernel re-creates a prefix route with its address: "exists" is fine.

@@ -5,11 +5,11 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <set>
 #include <tuple>
 
 #include "files.hpp"
+#include "text.hpp"
 
 namespace offroot {
 namespace {
@@ -19,41 +19,17 @@ constexpr unsigned long PF_KTHREAD = 0x00200000;
 
 constexpr std::string_view kDeletedSuffix = " (deleted)";
 
-template <typename T>
-bool parse_number(std::string_view s, T& out, int base = 10) {
-    if (s.empty()) return false;
-    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out, base);
-    return ec == std::errc() && ptr == s.data() + s.size();
-}
-
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n'; }
+// Blanks between the fields of stat and maps; stat ends with a newline.
+constexpr std::string_view kBlanks = " \t\n";
 
 std::string_view trim(std::string_view s) {
-    while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-    while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+    while (!s.empty() && kBlanks.find(s.front()) != std::string_view::npos) s.remove_prefix(1);
+    while (!s.empty() && kBlanks.find(s.back()) != std::string_view::npos) s.remove_suffix(1);
     return s;
 }
 
-// Takes the next whitespace-separated token off the front of `s`.
-std::string_view next_token(std::string_view& s) {
-    while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-    size_t end = 0;
-    while (end < s.size() && !is_space(s[end])) ++end;
-    std::string_view token = s.substr(0, end);
-    s.remove_prefix(end);
-    return token;
-}
-
-std::vector<std::string_view> split_lines(std::string_view text) {
-    std::vector<std::string_view> lines;
-    while (!text.empty()) {
-        size_t nl = text.find('\n');
-        if (nl == std::string_view::npos) nl = text.size();
-        lines.push_back(text.substr(0, nl));
-        text.remove_prefix(std::min(nl + 1, text.size()));
-    }
-    return lines;
-}
+// Takes the next blank-separated token off the front of `s`.
+std::string_view next_token(std::string_view& s) { return next_field(s, kBlanks); }
 
 // Strips the suffix d_path() appends to unlinked files; true when present.
 bool strip_deleted(std::string& path) {
@@ -322,10 +298,8 @@ std::optional<ino_t> parse_socket_link(std::string_view link) {
 Result<Process> read_process(pid_t pid, const ScanOptions& options) {
     const std::string dir = path_join(options.proc, std::to_string(pid));
 
-    auto stat_text = read_file(path_join(dir, "stat"));
-    if (!stat_text) return stat_text.error();
-    auto stat = parse_proc_stat(*stat_text);
-    if (!stat) return stat.error().context(path_join(dir, "stat"));
+    auto stat = read_parsed(path_join(dir, "stat"), parse_proc_stat);
+    if (!stat) return stat.error();
 
     Process p;
     p.stat = std::move(*stat);

@@ -14,6 +14,7 @@
 
 #include "files.hpp"
 #include "log.hpp"
+#include "text.hpp"
 
 namespace offroot {
 
@@ -36,13 +37,8 @@ std::string normalize_absolute(std::string_view path) {
 
 Result<Manifest> Manifest::parse(std::string_view text) {
     Manifest m;
-    size_t start = 0;
     int line_number = 0;
-    while (start < text.size()) {
-        size_t end = text.find('\n', start);
-        if (end == std::string_view::npos) end = text.size();
-        std::string_view line = text.substr(start, end - start);
-        start = end + 1;
+    for (std::string_view line : split_lines(text)) {
         ++line_number;
         while (!line.empty() && (line.back() == ' ' || line.back() == '\t' || line.back() == '\r'))
             line.remove_suffix(1);
@@ -62,11 +58,7 @@ Result<Manifest> Manifest::parse(std::string_view text) {
 }
 
 Result<Manifest> Manifest::read(const std::string& path) {
-    auto text = read_file(path);
-    if (!text) return text.error();
-    auto m = parse(*text);
-    if (!m) return m.error().context(path);
-    return m;
+    return read_parsed(path, parse);
 }
 
 Manifest::Decision Manifest::decide(const std::string& path) const {

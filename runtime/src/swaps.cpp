@@ -1,10 +1,8 @@
 #include "swaps.hpp"
 
-#include <algorithm>
-#include <charconv>
-
 #include "files.hpp"
 #include "mountinfo.hpp"
+#include "text.hpp"
 
 namespace offroot {
 namespace {
@@ -21,27 +19,13 @@ std::string_view last_token(std::string_view& s) {
     return token;
 }
 
-template <typename T>
-bool parse_number(std::string_view s, T& out) {
-    if (s.empty()) return false;
-    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-    return ec == std::errc() && ptr == s.data() + s.size();
-}
-
 }  // namespace
 
 Result<std::vector<SwapArea>> parse_proc_swaps(std::string_view text) {
     std::vector<SwapArea> out;
-    bool first = true;
-    while (!text.empty()) {
-        size_t nl = text.find('\n');
-        if (nl == std::string_view::npos) nl = text.size();
-        std::string_view line = text.substr(0, nl);
-        text.remove_prefix(std::min(nl + 1, text.size()));
-        if (first) {
-            first = false;
-            if (line.starts_with("Filename")) continue;
-        }
+    auto lines = split_lines(text);
+    if (!lines.empty() && lines.front().starts_with("Filename")) lines.erase(lines.begin());  // the header
+    for (std::string_view line : lines) {
         if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
 
         auto bad = [&](const char* field) {
@@ -66,11 +50,7 @@ Result<std::vector<SwapArea>> parse_proc_swaps(std::string_view text) {
 }
 
 Result<std::vector<SwapArea>> read_swaps(const std::string& path) {
-    auto text = read_file(path);
-    if (!text) return text.error();
-    auto areas = parse_proc_swaps(*text);
-    if (!areas) return areas.error().context(path);
-    return areas;
+    return read_parsed(path, parse_proc_swaps);
 }
 
 }  // namespace offroot

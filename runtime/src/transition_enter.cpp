@@ -169,6 +169,15 @@ Status enter_detached(const EnterOptions& options) {
     auto network = snapshot_network();
     if (!network) return network.error().context("recording the network");
     if (auto s = write_file(kNetworkRecord, serialize(*network), O_CREAT | O_TRUNC, 0600); !s) return s;
+    // Name resolution for the tools of the 1022 session once resolved and
+    // the real /etc are gone: the upstream servers, not resolved's stub.
+    for (const char* source : {"/../run/systemd/resolve/resolv.conf", "/../etc/resolv.conf"}) {
+        auto dns = read_file(source);
+        if (!dns) continue;
+        if (auto s = write_file("/etc/resolv.conf", *dns, O_CREAT | O_TRUNC, 0644); !s)
+            log_warning("keeping the DNS servers: " + s.error().message());
+        break;
+    }
     net_step.done();
 
     // --- the services, stopped by the init system itself.

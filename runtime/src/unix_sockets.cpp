@@ -1,50 +1,25 @@
 #include "unix_sockets.hpp"
 
-#include <algorithm>
-#include <charconv>
-
 #include "files.hpp"
+#include "text.hpp"
 
 namespace offroot {
-namespace {
-
-bool is_space(char c) { return c == ' ' || c == '\t'; }
-
-std::string_view next_token(std::string_view& s) {
-    while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-    size_t end = 0;
-    while (end < s.size() && !is_space(s[end])) ++end;
-    std::string_view token = s.substr(0, end);
-    s.remove_prefix(end);
-    return token;
-}
-
-}  // namespace
 
 Result<std::vector<UnixSocket>> parse_proc_net_unix(std::string_view text) {
     std::vector<UnixSocket> out;
-    bool first = true;
-    while (!text.empty()) {
-        size_t nl = text.find('\n');
-        if (nl == std::string_view::npos) nl = text.size();
-        std::string_view line = text.substr(0, nl);
-        text.remove_prefix(std::min(nl + 1, text.size()));
-        if (first) {
-            first = false;
-            if (line.starts_with("Num")) continue;
-        }
+    auto lines = split_lines(text);
+    if (!lines.empty() && lines.front().starts_with("Num")) lines.erase(lines.begin());  // the header
+    for (std::string_view line : lines) {
         if (line.empty()) continue;
 
         // "Num: RefCount Protocol Flags Type St Inode[ Path]"
         std::string_view rest = line;
         for (int i = 0; i < 6; ++i) {
-            if (next_token(rest).empty())
+            if (next_field(rest, " \t").empty())
                 return plain_error("malformed /proc/net/unix line: " + quoted(std::string(line)));
         }
-        std::string_view inode = next_token(rest);
         UnixSocket s;
-        auto [ptr, ec] = std::from_chars(inode.data(), inode.data() + inode.size(), s.inode);
-        if (inode.empty() || ec != std::errc() || ptr != inode.data() + inode.size())
+        if (!parse_number(next_field(rest, " \t"), s.inode))
             return plain_error("malformed inode in /proc/net/unix line: " +
                                quoted(std::string(line)));
         // The kernel writes one space and then the name verbatim up to the
@@ -59,11 +34,7 @@ Result<std::vector<UnixSocket>> parse_proc_net_unix(std::string_view text) {
 }
 
 Result<std::vector<UnixSocket>> read_unix_sockets(const std::string& path) {
-    auto text = read_file(path);
-    if (!text) return text.error();
-    auto sockets = parse_proc_net_unix(*text);
-    if (!sockets) return sockets.error().context(path);
-    return sockets;
+    return read_parsed(path, parse_proc_net_unix);
 }
 
 }  // namespace offroot

@@ -1,17 +1,14 @@
 #include <catch2/catch.hpp>
-#include <fcntl.h>
-#include <unistd.h>
 
-#include <cstdlib>
-#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "files.hpp"
 #include "kernel_cmdline.hpp"
+#include "test_support.hpp"
 
 using namespace offroot;
+using namespace offroot::test;
 using Words = std::vector<std::string>;
 
 TEST_CASE("kernel command line: words split on blanks, the trailing newline dropped", "[kernel_cmdline]") {
@@ -123,19 +120,16 @@ TEST_CASE("kernel command line: offroot=on, other values and no offroot= keep of
 }
 
 TEST_CASE("kernel command line: read() parses a file and names a missing one", "[kernel_cmdline]") {
-    std::string dir = (std::filesystem::temp_directory_path() / "offroot-cmdline-XXXXXX").string();
-    REQUIRE(::mkdtemp(dir.data()) != nullptr);
-    const std::string file = dir + "/cmdline";
-    REQUIRE(write_file(file, "root=/dev/vda offroot=off -- phase2\n", O_CREAT | O_TRUNC, 0644).ok());
+    TempDir dir("offroot-cmdline");
+    const std::string file = dir / "cmdline";
+    write_text(file, "root=/dev/vda offroot=off -- phase2\n");
 
     auto c = KernelCmdline::read(file);
     REQUIRE(c.ok());
     CHECK(c->offroot_disabled());
     CHECK(c->init_arguments() == Words{"phase2"});
 
-    auto missing = KernelCmdline::read(dir + "/nothing");
+    auto missing = KernelCmdline::read(dir / "nothing");
     REQUIRE_FALSE(missing.ok());
-    CHECK(missing.error().message() == "open(\"" + dir + "/nothing\"): No such file or directory (ENOENT)");
-
-    std::filesystem::remove_all(dir);
+    CHECK(missing.error().message() == missing_file_message(dir / "nothing"));
 }

@@ -15,35 +15,12 @@
 
 #include "files.hpp"
 #include "loop_devices.hpp"
+#include "test_support.hpp"
 
 using namespace offroot;
+using namespace offroot::test;
 
 namespace {
-
-class TempDir {
-public:
-    TempDir() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "offroot-test-XXXXXX").string();
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        path_ = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const std::string& path() const { return path_; }
-    std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
-private:
-    std::string path_;
-};
-
-void put(const std::string& path, const std::string& data) {
-    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-    REQUIRE(write_file(path, data, O_CREAT | O_TRUNC, 0644).ok());
-}
 
 const LoopDevice* by_name(const std::vector<LoopDevice>& all, const std::string& name) {
     auto it = std::find_if(all.begin(), all.end(), [&](const LoopDevice& d) { return d.name == name; });
@@ -53,22 +30,21 @@ const LoopDevice* by_name(const std::vector<LoopDevice>& all, const std::string&
 }  // namespace
 
 TEST_CASE("loop devices from a fake /sys/block", "[loop_devices]") {
-    TempDir sys;
     TempDir data;
     const std::string image = data / "disk image.img";
-    put(image, "x");
-    auto image_st = stat_path(image);
-    REQUIRE(image_st.ok());
+    write_text(image, "x");
+    const struct stat image_st = stat_of(image);
 
-    put(sys / "loop0/loop/backing_file", image + "\n");
-    put(sys / "loop0/loop/autoclear", "0\n");
+    TempDir sys;
+    write_text(sys / "loop0/loop/backing_file", image + "\n");
+    write_text(sys / "loop0/loop/autoclear", "0\n");
     std::filesystem::create_directories(sys / "loop1/queue");  // unbound
-    put(sys / "loop2/loop/backing_file", "/var/lib/images/old root.img (deleted)\n");
-    put(sys / "loop2/loop/autoclear", "1\n");
-    put(sys / "loop3/loop/autoclear", "0\n");  // detached while we looked
-    put(sys / "loop10/loop/backing_file", "/nonexistent-offroot/x.img\n");
-    put(sys / "loop10/loop/autoclear", "0\n");
-    put(sys / "vda/size", "41943040\n");
+    write_text(sys / "loop2/loop/backing_file", "/var/lib/images/old root.img (deleted)\n");
+    write_text(sys / "loop2/loop/autoclear", "1\n");
+    write_text(sys / "loop3/loop/autoclear", "0\n");  // detached while we looked
+    write_text(sys / "loop10/loop/backing_file", "/nonexistent-offroot/x.img\n");
+    write_text(sys / "loop10/loop/autoclear", "0\n");
+    write_text(sys / "vda/size", "41943040\n");
     std::filesystem::create_directories(sys / "loopy/loop");
 
     auto all = scan_loop_devices(sys.path());
@@ -79,7 +55,7 @@ TEST_CASE("loop devices from a fake /sys/block", "[loop_devices]") {
     CHECK(l0.name == "loop0");
     CHECK(l0.device == "/dev/loop0");
     CHECK(l0.backing_file == image);
-    CHECK(l0.backing_id == FileId{image_st->st_dev, image_st->st_ino});
+    CHECK(l0.backing_id == FileId{image_st.st_dev, image_st.st_ino});
     CHECK_FALSE(l0.deleted);
     CHECK_FALSE(l0.autoclear);
 
@@ -115,9 +91,8 @@ TEST_CASE("loop devices: a device we bind, then unlink its backing file", "[loop
     }
     TempDir data;
     const std::string image = data / "backing file.img";
-    put(image, std::string(1 << 20, '\0'));
-    auto image_st = stat_path(image);
-    REQUIRE(image_st.ok());
+    write_text(image, std::string(1 << 20, '\0'));
+    const struct stat image_st = stat_of(image);
     UniqueFd backing(::open(image.c_str(), O_RDWR | O_CLOEXEC));
     REQUIRE(backing.valid());
     UniqueFd control(::open("/dev/loop-control", O_RDWR | O_CLOEXEC));
@@ -156,7 +131,7 @@ TEST_CASE("loop devices: a device we bind, then unlink its backing file", "[loop
     REQUIRE(d != nullptr);
     CHECK(d->device == "/dev/" + name);
     CHECK(d->backing_file == image);
-    CHECK(d->backing_id == FileId{image_st->st_dev, image_st->st_ino});
+    CHECK(d->backing_id == FileId{image_st.st_dev, image_st.st_ino});
     CHECK(d->autoclear);
     CHECK_FALSE(d->deleted);
 

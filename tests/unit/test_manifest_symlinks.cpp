@@ -1,28 +1,23 @@
 #include <catch2/catch.hpp>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <string>
 
 #include "rootfs.hpp"
+#include "test_support.hpp"
 
 using namespace offroot;
+using namespace offroot::test;
 
 namespace {
 
+// Paths are absolute inside the tree: t.file("/usr/bin/busybox").
 struct Tree {
-    std::string root;
-    Tree() {
-        char tmpl[] = "/tmp/offroot-manifest-XXXXXX";
-        root = ::mkdtemp(tmpl);
-    }
-    ~Tree() { std::filesystem::remove_all(root); }
+    TempDir tmp{"offroot-manifest"};
+    const std::string root = tmp.path();
     void dir(const std::string& p) { ::mkdir((root + p).c_str(), 0755); }
-    void link(const std::string& target, const std::string& p) { REQUIRE(::symlink(target.c_str(), (root + p).c_str()) == 0); }
-    void file(const std::string& p) { std::ofstream(root + p).put('x'); }
+    void link(const std::string& target, const std::string& p) { make_symlink(target, root + p); }
+    void file(const std::string& p) { write_text(root + p, "x"); }
 };
 
 }  // namespace

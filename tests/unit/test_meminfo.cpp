@@ -3,18 +3,15 @@
 #include <cerrno>
 #include <string>
 
-#include "files.hpp"
 #include "meminfo.hpp"
+#include "test_support.hpp"
 
 using namespace offroot;
+using namespace offroot::test;
 
 namespace {
 
-std::string sample() {
-    auto text = read_file(std::string(OFFROOT_SAMPLES_DIR) + "/proc/meminfo");
-    REQUIRE(text.ok());
-    return std::move(text).value();
-}
+std::string sample() { return sample_text("proc/meminfo"); }
 
 std::string without_line(std::string text, const std::string& key) {
     size_t at = text.find("\n" + key + ":");

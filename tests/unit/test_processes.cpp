@@ -8,14 +8,15 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdlib>
 #include <filesystem>
 #include <string>
 
 #include "files.hpp"
 #include "processes.hpp"
+#include "test_support.hpp"
 
 using namespace offroot;
+using namespace offroot::test;
 
 namespace {
 
@@ -23,41 +24,7 @@ namespace {
 // reports its bit in fdinfo.
 constexpr int kKernelLargefile = 0100000;
 
-std::string sample(const std::string& name) {
-    auto text = read_file(std::string(OFFROOT_SAMPLES_DIR) + "/proc/" + name);
-    REQUIRE(text.ok());
-    return std::move(text).value();
-}
-
-class TempDir {
-public:
-    TempDir() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "offroot-test-XXXXXX").string();
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        path_ = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const std::string& path() const { return path_; }
-    std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
-private:
-    std::string path_;
-};
-
-void put(const std::string& path, const std::string& data) {
-    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-    REQUIRE(write_file(path, data, O_CREAT | O_TRUNC, 0644).ok());
-}
-
-void symlink_to(const std::string& target, const std::string& link) {
-    std::filesystem::create_directories(std::filesystem::path(link).parent_path());
-    REQUIRE(::symlink(target.c_str(), link.c_str()) == 0);
-}
+std::string sample(const std::string& name) { return sample_text("proc/" + name); }
 
 const OpenFile* find_fd(const Process& p, int fd) {
     auto it = std::find_if(p.files.begin(), p.files.end(), [&](const OpenFile& f) { return f.fd == fd; });
@@ -262,9 +229,8 @@ TEST_CASE("read_process on ourselves sees an unlinked file held for writing", "[
     CHECK(p->stat.comm == std::string("offroot_unit_tests").substr(0, 15));
     CHECK_FALSE(p->kernel_thread);
     CHECK(p->root == "/");
-    auto root_st = stat_path("/");
-    REQUIRE(root_st.ok());
-    CHECK(p->root_id == FileId{root_st->st_dev, root_st->st_ino});
+    const struct stat root_st = stat_of("/");
+    CHECK(p->root_id == FileId{root_st.st_dev, root_st.st_ino});
     CHECK(p->cwd == std::filesystem::current_path().string());
     auto exe = read_link("/proc/self/exe");
     REQUIRE(exe.ok());
@@ -357,28 +323,27 @@ TEST_CASE("scan_processes on a fake /proc: vanished entries are skipped", "[proc
     TempDir proc;
     TempDir data;
     const std::string held = data / "held";
-    put(held, "x");
-    auto held_st = stat_path(held);
-    REQUIRE(held_st.ok());
+    write_text(held, "x");
+    const struct stat held_st = stat_of(held);
 
     // A user process: its fd 3 is alive, fd 4 was closed between listing
     // and reading (a dangling link), its cwd is unreadable (missing).
-    put(proc / "100/stat", "100 (daemon) S 1 100 100 0 -1 4194560 0 0\n");
-    put(proc / "100/cmdline", std::string("/usr/sbin/daemon\0-f\0", 20));
-    symlink_to("/", proc / "100/root");
-    symlink_to(held, proc / "100/exe");
-    symlink_to(held, proc / "100/fd/3");
-    put(proc / "100/fdinfo/3", "pos:\t0\nflags:\t0100001\nmnt_id:\t27\n");
-    symlink_to(data / "closed", proc / "100/fd/4");
-    put(proc / "100/maps",
+    write_text(proc / "100/stat", "100 (daemon) S 1 100 100 0 -1 4194560 0 0\n");
+    write_text(proc / "100/cmdline", std::string("/usr/sbin/daemon\0-f\0", 20));
+    make_symlink("/", proc / "100/root");
+    make_symlink(held, proc / "100/exe");
+    make_symlink(held, proc / "100/fd/3");
+    write_text(proc / "100/fdinfo/3", "pos:\t0\nflags:\t0100001\nmnt_id:\t27\n");
+    make_symlink(data / "closed", proc / "100/fd/4");
+    write_text(proc / "100/maps",
         "7f00-7f01 r--p 00000000 fe:00 77                         /usr/lib/libc.so.6\n");
     // Exited after the listing: the directory is there, its stat is not.
     std::filesystem::create_directories(proc / "101");
     // A kernel thread: nothing beyond stat, root and cwd is read.
-    put(proc / "102/stat", "102 (kworker/1:2) I 2 0 0 0 -1 69238880 0 0\n");
-    symlink_to(held, proc / "102/fd/0");
-    symlink_to(held, proc / "102/exe");
-    symlink_to("100", proc / "self");
+    write_text(proc / "102/stat", "102 (kworker/1:2) I 2 0 0 0 -1 69238880 0 0\n");
+    make_symlink(held, proc / "102/fd/0");
+    make_symlink(held, proc / "102/exe");
+    make_symlink("100", proc / "self");
     std::filesystem::create_directories(proc / "sys");
 
     ScanOptions options;
@@ -396,12 +361,12 @@ TEST_CASE("scan_processes on a fake /proc: vanished entries are skipped", "[proc
     CHECK(daemon.cwd.empty());
     CHECK_FALSE(daemon.cwd_id.has_value());
     CHECK(daemon.exe == held);
-    CHECK(daemon.exe_id == FileId{held_st->st_dev, held_st->st_ino});
+    CHECK(daemon.exe_id == FileId{held_st.st_dev, held_st.st_ino});
     REQUIRE(daemon.files.size() == 1);
     CHECK(daemon.files[0].fd == 3);
     CHECK(daemon.files[0].path == held);
     CHECK(daemon.files[0].flags == (O_WRONLY | kKernelLargefile));
-    CHECK(daemon.files[0].id == FileId{held_st->st_dev, held_st->st_ino});
+    CHECK(daemon.files[0].id == FileId{held_st.st_dev, held_st.st_ino});
     CHECK(daemon.files[0].nlink == 1);
     CHECK_FALSE(daemon.files[0].deleted);
     REQUIRE(daemon.maps.size() == 1);
@@ -425,7 +390,7 @@ TEST_CASE("scan_processes fails when /proc cannot be listed", "[processes]") {
 
 TEST_CASE("read_process reports a corrupt stat with its path", "[processes]") {
     TempDir proc;
-    put(proc / "7/stat", "garbage\n");
+    write_text(proc / "7/stat", "garbage\n");
     ScanOptions options;
     options.proc = proc.path();
     auto p = read_process(7, options);

@@ -2,7 +2,6 @@
 // mount (a tmpfs, a bind mount, a ramfs) need root; without it they are
 // skipped with a warning, except under CI=true where they must run.
 #include <catch2/catch.hpp>
-#include <fcntl.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -13,34 +12,15 @@
 #include <string>
 #include <vector>
 
-#include "files.hpp"
 #include "rootfs.hpp"
+#include "test_support.hpp"
 
 using namespace offroot;
+using namespace offroot::test;
 namespace fs = std::filesystem;
 using Entries = std::set<std::string>;
 
 namespace {
-
-class TempDir {
-public:
-    TempDir() {
-        std::string tmpl = (fs::temp_directory_path() / "offroot-prune-XXXXXX").string();
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        path_ = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const std::string& path() const { return path_; }
-    std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
-private:
-    std::string path_;
-};
 
 // Unmounts what the test mounted, newest first, even when a REQUIRE threw.
 // Declared after the TempDirs, so it runs before they are removed.
@@ -70,22 +50,6 @@ private:
     std::vector<std::string> targets_;
 };
 
-void put(const std::string& path, const std::string& data) {
-    fs::create_directories(fs::path(path).parent_path());
-    REQUIRE(write_file(path, data, O_CREAT | O_TRUNC, 0644).ok());
-}
-
-void link_to(const std::string& target, const std::string& link) {
-    fs::create_directories(fs::path(link).parent_path());
-    REQUIRE(::symlink(target.c_str(), link.c_str()) == 0);
-}
-
-std::string contents(const std::string& path) {
-    auto text = read_file(path);
-    REQUIRE(text.ok());
-    return std::move(text).value();
-}
-
 // Everything under root, symlinks never followed: "dir/", "file",
 // "link -> target".
 Entries tree(const std::string& root) {
@@ -110,35 +74,35 @@ Manifest manifest(std::string_view text) {
 
 // Outside the pruned tree: what symlinks in it point at.
 void build_outside(const TempDir& outside) {
-    put(outside / "victim", "must survive");
-    put(outside / "tool/keep-me", "must survive too");
+    write_text(outside / "victim", "must survive");
+    write_text(outside / "tool/keep-me", "must survive too");
 }
 
 void check_outside_untouched(const TempDir& outside) {
     CHECK(tree(outside.path()) == Entries{"victim", "tool/", "tool/keep-me"});
-    CHECK(contents(outside / "victim") == "must survive");
+    CHECK(read_text(outside / "victim") == "must survive");
 }
 
 // An initramfs-like tree.
 void build_initramfs(const TempDir& t, const TempDir& outside) {
-    put(t / "bin/busybox", std::string(5000, 'b'));
-    link_to("busybox", t / "bin/sh");
-    put(t / "usr/lib/offroot/run-init", "run-init");
-    put(t / "usr/lib/offroot/sub/deep", "deep");
-    put(t / "usr/lib/udev/rules.d/50-test.rules", "rule");
-    put(t / "usr/share/doc/readme", "doc");
-    put(t / "etc/offroot/manifest", "/bin\n");
-    put(t / "etc/passwd", "root:x:0:0::/root:/bin/sh\n");
-    put(t / "lib/modules/6.1.0-test/kernel/big.ko", std::string(65536, 'k'));
+    write_text(t / "bin/busybox", std::string(5000, 'b'));
+    make_symlink("busybox", t / "bin/sh");
+    write_text(t / "usr/lib/offroot/run-init", "run-init");
+    write_text(t / "usr/lib/offroot/sub/deep", "deep");
+    write_text(t / "usr/lib/udev/rules.d/50-test.rules", "rule");
+    write_text(t / "usr/share/doc/readme", "doc");
+    write_text(t / "etc/offroot/manifest", "/bin\n");
+    write_text(t / "etc/passwd", "root:x:0:0::/root:/bin/sh\n");
+    write_text(t / "lib/modules/6.1.0-test/kernel/big.ko", std::string(65536, 'k'));
     // Absolute symlinks out of the tree: following one would delete the
     // outside files.
-    link_to(outside.path(), t / "lib/escape");
-    link_to(outside / "victim", t / "outside-file");
+    make_symlink(outside.path(), t / "lib/escape");
+    make_symlink(outside / "victim", t / "outside-file");
     // A symlink where the manifest wants to descend: kept as it is.
-    link_to(outside.path(), t / "opt");
+    make_symlink(outside.path(), t / "opt");
     fs::create_directories(t / "scripts/init-bottom");
-    put(t / "binx", "a sibling whose name starts like /bin");
-    put(t / "init", "#!/bin/sh\n");
+    write_text(t / "binx", "a sibling whose name starts like /bin");
+    write_text(t / "init", "#!/bin/sh\n");
 }
 
 bool must_run_as_root() {
@@ -177,7 +141,7 @@ TEST_CASE("prune_tree keeps exactly what the manifest lists, never following sym
                                 "etc/offroot/manifest",
                                 "opt -> " + outside.path(),
                             });
-    CHECK(contents(t / "bin/busybox") == std::string(5000, 'b'));
+    CHECK(read_text(t / "bin/busybox") == std::string(5000, 'b'));
     check_outside_untouched(outside);
 
     // kept: bin, usr, usr/lib, usr/lib/offroot, etc, etc/offroot,
@@ -207,8 +171,8 @@ TEST_CASE("prune_tree with an empty manifest empties the tree (the classic switc
 
 TEST_CASE("prune_tree on a tree that needs no pruning changes nothing", "[rootfs][prune]") {
     TempDir t;
-    put(t / "bin/busybox", "bb");
-    put(t / "etc/offroot/manifest", "/bin\n");
+    write_text(t / "bin/busybox", "bb");
+    write_text(t / "etc/offroot/manifest", "/bin\n");
     auto stats = prune_tree(t.path(), manifest("/bin\n"));
     REQUIRE(stats.ok());
     CHECK(tree(t.path()) == Entries{"bin/", "bin/busybox", "etc/", "etc/offroot/", "etc/offroot/manifest"});
@@ -220,10 +184,10 @@ TEST_CASE("prune_tree on a missing root is an error naming it", "[rootfs][prune]
     TempDir t;
     auto stats = prune_tree(t / "none", manifest("/bin\n"));
     REQUIRE_FALSE(stats.ok());
-    CHECK(stats.error().message() == "open(\"" + (t / "none") + "\"): No such file or directory (ENOENT)");
+    CHECK(stats.error().message() == missing_file_message(t / "none"));
     auto usage = tree_usage_bytes(t / "none");
     REQUIRE_FALSE(usage.ok());
-    CHECK(usage.error().message() == "open(\"" + (t / "none") + "\"): No such file or directory (ENOENT)");
+    CHECK(usage.error().message() == missing_file_message(t / "none"));
 }
 
 TEST_CASE("tree_usage_bytes counts at least whole pages of every file and shrinks with pruning",
@@ -253,15 +217,15 @@ TEST_CASE("prune_tree never crosses a mount point", "[rootfs][prune][mount][root
     build_outside(outside);
     Mounts mounts;
 
-    put(t / "bin/busybox", "bb");
+    write_text(t / "bin/busybox", "bb");
     // A tmpfs where the manifest keeps nothing.
     mounts.mount("offroot-test", t / "scratch", "tmpfs", 0);
-    put(t / "scratch/inside", "on the tmpfs");
-    put(t / "scratch/sub/deeper", "also on the tmpfs");
+    write_text(t / "scratch/inside", "on the tmpfs");
+    write_text(t / "scratch/sub/deeper", "also on the tmpfs");
     // A tmpfs deeper in a directory that is removed around it.
-    put(t / "data/file", "removable");
+    write_text(t / "data/file", "removable");
     mounts.mount("offroot-test", t / "data/mnt", "tmpfs", 0);
-    put(t / "data/mnt/inside", "on the nested tmpfs");
+    write_text(t / "data/mnt/inside", "on the nested tmpfs");
     // A bind mount of the same filesystem: st_dev alone would not tell.
     mounts.mount(outside.path(), t / "bound", nullptr, MS_BIND);
 
@@ -283,8 +247,8 @@ TEST_CASE("prune_tree never crosses a mount point", "[rootfs][prune][mount][root
                                 "bound/tool/",
                                 "bound/tool/keep-me",
                             });
-    CHECK(contents(t / "scratch/inside") == "on the tmpfs");
-    CHECK(contents(t / "data/mnt/inside") == "on the nested tmpfs");
+    CHECK(read_text(t / "scratch/inside") == "on the tmpfs");
+    CHECK(read_text(t / "data/mnt/inside") == "on the nested tmpfs");
     check_outside_untouched(outside);
     CHECK(stats->skipped_mounts == 3);
     CHECK(stats->removed == 1);  // data/file
@@ -304,12 +268,12 @@ TEST_CASE("tree_usage_bytes on a ramfs counts whole pages exactly, not crossing 
     // rootfs is a ramfs (or tmpfs): ramfs keeps no block counts at all.
     mounts.mount("offroot-test", t / "rootfs", "ramfs", 0);
     const std::string r = t / "rootfs";
-    put(r + "/one-byte", "x");
-    put(r + "/one-page", std::string(4096, 'p'));
-    put(r + "/page-and-a-byte", std::string(4097, 'p'));
-    put(r + "/dir/sub/ten-thousand", std::string(10000, 't'));
-    put(r + "/empty", "");
-    link_to("one-byte", r + "/link");
+    write_text(r + "/one-byte", "x");
+    write_text(r + "/one-page", std::string(4096, 'p'));
+    write_text(r + "/page-and-a-byte", std::string(4097, 'p'));
+    write_text(r + "/dir/sub/ten-thousand", std::string(10000, 't'));
+    write_text(r + "/empty", "");
+    make_symlink("one-byte", r + "/link");
     fs::create_directories(r + "/empty-dir");
 
     auto usage = tree_usage_bytes(r);
@@ -317,7 +281,7 @@ TEST_CASE("tree_usage_bytes on a ramfs counts whole pages exactly, not crossing 
     CHECK(*usage == (1 + 1 + 2 + 3) * 4096);
 
     mounts.mount("offroot-test", r + "/dir/mnt", "tmpfs", 0);
-    put(r + "/dir/mnt/big", std::string(1 << 20, 'm'));
+    write_text(r + "/dir/mnt/big", std::string(1 << 20, 'm'));
     auto with_mount = tree_usage_bytes(r);
     REQUIRE(with_mount.ok());
     CHECK(*with_mount == *usage);

@@ -2,16 +2,15 @@
 
 #include <cerrno>
 
-#include "files.hpp"
 #include "swaps.hpp"
+#include "test_support.hpp"
 
 using namespace offroot;
+using namespace offroot::test;
 
 TEST_CASE("/proc/swaps: a file with a blank in its path and a partition", "[swaps]") {
     // Captured with a swap file "/var/tmp/offroot swap/swap file" and zram0.
-    auto text = read_file(std::string(OFFROOT_SAMPLES_DIR) + "/proc/swaps");
-    REQUIRE(text.ok());
-    auto areas = parse_proc_swaps(*text);
+    auto areas = parse_proc_swaps(sample_text("proc/swaps"));
     REQUIRE(areas.ok());
     REQUIRE(areas->size() == 2);
 

@@ -6,22 +6,18 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
-#include <filesystem>
 
 #include "files.hpp"
 #include "unix_sockets.hpp"
+#include "test_support.hpp"
 
 using namespace offroot;
+using namespace offroot::test;
 
 namespace {
 
-std::string sample(const std::string& name) {
-    auto text = read_file(std::string(OFFROOT_SAMPLES_DIR) + "/proc/" + name);
-    REQUIRE(text.ok());
-    return std::move(text).value();
-}
+std::string sample(const std::string& name) { return sample_text("proc/" + name); }
 
 const UnixSocket* by_inode(const std::vector<UnixSocket>& all, ino_t inode) {
     auto it = std::find_if(all.begin(), all.end(), [&](const UnixSocket& s) { return s.inode == inode; });
@@ -86,9 +82,8 @@ TEST_CASE("/proc/net/unix: malformed lines are errors", "[unix_sockets]") {
 }
 
 TEST_CASE("read_unix_sockets finds a socket we bound", "[unix_sockets]") {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "offroot-test-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    const std::string path = tmpl + "/a sock";
+    TempDir dir;
+    const std::string path = dir / "a sock";
 
     UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     REQUIRE(fd.valid());
@@ -101,7 +96,6 @@ TEST_CASE("read_unix_sockets finds a socket we bound", "[unix_sockets]") {
     REQUIRE(::fstat(fd.get(), &st) == 0);
 
     auto all = read_unix_sockets();
-    std::filesystem::remove_all(tmpl);
     REQUIRE(all.ok());
     const UnixSocket* s = by_inode(*all, st.st_ino);
     REQUIRE(s != nullptr);
