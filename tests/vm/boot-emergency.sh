@@ -13,9 +13,11 @@
 #   - the stock initramfs of the same guest, for the boot-time ratio.
 #
 #   tests/vm/boot-emergency.sh DEB [SUITE [INIT]]    (default: bookworm systemd)
-set -eu
+# Every failure is a counted check or an explicit exit: no set -e.
+set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
+. "$here/offroot-guest.sh"
 
 deb=${1:?usage: boot-emergency.sh DEB [SUITE [INIT]]}
 suite=${2:-bookworm}
@@ -23,20 +25,8 @@ init=${3:-systemd}
 name="boot-$suite-$init"
 boot_timeout=${OFFROOT_VM_BOOT_TIMEOUT:-300}
 
-passed=0 failed=0
-pass() { passed=$((passed + 1)); echo "ok - $*"; }
-fail() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() {
-    local description=$1
-    shift
-    if "$@"; then pass "$description"; else fail "$description"; fi
-}
-check_not() {
-    local description=$1
-    shift
-    if "$@"; then fail "$description"; else pass "$description"; fi
-}
-summary() { echo "boot-emergency $suite/$init: $passed passed, $failed failed"; }
+. "$here/checks.sh"
+summary() { checks_summary "boot-emergency $suite/$init"; }
 vm_setup_traps
 trap 'vm_cleanup; summary' EXIT
 
@@ -71,14 +61,8 @@ fi
 vm_poweroff "$name" 22 || fail "stock guest powered off"
 
 # --- the package, a key, the initramfs rebuilt ------------------------------
-vm_prepare "$name" "$img" "$deb" || { fail "vm_prepare with $deb"; exit 1; }
-pass "the package installs in the $suite/$init guest (dependencies from the mirror)"
-vm_image_run "$name" "set -e
-    cat '/tmp/id_ed25519.pub' > /etc/offroot/authorized_keys
-    update-initramfs -u 2>&1" "$key.pub" > "$(vm_dir "$name")/arm.log" 2>&1 \
-    || { cat "$(vm_dir "$name")/arm.log"; fail "adding the key and rebuilding the initramfs"; exit 1; }
-check_not "update-initramfs with a key arms offroot (no 'not armed' warning)" \
-    grep -q 'offroot: not armed' "$(vm_dir "$name")/arm.log"
+offroot_guest "$name" "$suite" "$init" "$deb" || { fail "an armed $suite/$init guest with $deb"; exit 1; }
+pass "the package installs in the $suite/$init guest and update-initramfs with a key arms it"
 fingerprint=$(vm_image_run "$name" "dropbearkey -y -f /etc/offroot/dropbear_ed25519_host_key" | sed -n 's/^Fingerprint: //p')
 
 vm_boot "$name" || { fail "vm_boot (armed)"; exit 1; }

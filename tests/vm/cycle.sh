@@ -5,7 +5,8 @@
 # services, sshd, the address and the 1022 session all survive. Twice.
 #
 #   tests/vm/cycle.sh DEB [SUITE [INIT]]    (default: bookworm systemd)
-set -eu
+# Every failure is a counted check or an explicit exit: no set -e.
+set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 . "$here/offroot-guest.sh"
@@ -16,15 +17,8 @@ init=${3:-systemd}
 name="cycle-$suite-$init"
 boot_timeout=${OFFROOT_VM_BOOT_TIMEOUT:-300}
 
-passed=0 failed=0
-pass() { passed=$((passed + 1)); echo "ok - $*"; }
-fail() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() {
-    local description=$1
-    shift
-    if "$@"; then pass "$description"; else fail "$description"; return 1; fi
-}
-summary() { echo "cycle $suite/$init: $passed passed, $failed failed"; }
+. "$here/checks.sh"
+summary() { checks_summary "cycle $suite/$init"; }
 vm_setup_traps
 trap 'vm_cleanup; summary' EXIT
 
@@ -48,7 +42,37 @@ if [ "$init" = systemd ]; then
         printf '[Service]\nExecStart=/usr/local/sbin/offroot-test-writer\n[Install]\nWantedBy=multi-user.target\n' \
             > /etc/systemd/system/offroot-test-writer.service
         systemctl enable offroot-test-writer.service 2>&1" > "$dir/writer.log" 2>&1 || { cat "$dir/writer.log"; fail "installing the test writer"; exit 1; }
+else
+    initscript='#!/bin/sh
+### BEGIN INIT INFO
+# Provides:          offroot-test-writer
+# Required-Start:    $local_fs
+# Required-Stop:     $local_fs
+# Default-Start:     2 3 4 5
+# Default-Stop:      0 1 6
+# Short-Description: keeps a file open for writing (offroot test)
+### END INIT INFO
+p=/run/offroot-test-writer.pid
+case "$1" in
+start) start-stop-daemon --start --background --make-pidfile --pidfile $p --exec /usr/local/sbin/offroot-test-writer ;;
+stop) start-stop-daemon --stop --pidfile $p --retry TERM/10 --remove-pidfile ;;
+status) start-stop-daemon --status --pidfile $p ;;
+esac'
+    vm_image_run "$name" "set -e
+        mkdir -p /srv
+        printf '%s\n' '$writer' > /usr/local/sbin/offroot-test-writer
+        chmod 755 /usr/local/sbin/offroot-test-writer
+        printf '%s\n' '$initscript' > /etc/init.d/offroot-test-writer
+        chmod 755 /etc/init.d/offroot-test-writer
+        update-rc.d offroot-test-writer defaults 2>&1" > "$dir/writer.log" 2>&1 || { cat "$dir/writer.log"; fail "installing the test writer"; exit 1; }
 fi
+writer_runs() {
+    if [ "$init" = systemd ]; then
+        vm_ssh "$name" 22 systemctl is-active --quiet offroot-test-writer
+    else
+        vm_ssh "$name" 22 /etc/init.d/offroot-test-writer status
+    fi
+}
 
 # The migration target: a second disk for `offroot return --root`.
 second_disk=$(vm_add_disk "$name" 2G) || { fail "a second disk"; exit 1; }
@@ -84,7 +108,7 @@ one_cycle() {   # N SHRINK_TO(or empty)
         check "cycle $n: resize2fs shrinks the root to $shrink" vm_ssh "$name" 1022 resize2fs /dev/vda "$shrink"
         check "cycle $n: e2fsck -n of the shrunk root is clean" vm_ssh "$name" 1022 e2fsck -f -n /dev/vda
     fi
-    [ "$init" = systemd ] && check "cycle $n: the writer was stopped cleanly, not killed" \
+    check "cycle $n: the writer was stopped cleanly, not killed" \
         vm_ssh "$name" 1022 "d=/var/lib/offroot/inspect; mkdir -p \$d && mount -o ro /dev/vda \$d && tail -n 1 \$d/srv/writer.log | grep -qx clean-stop; s=\$?; umount \$d; exit \$s"
     out=$(OFFROOT_VM_SSH_TIMEOUT=600 vm_ssh "$name" 1022 offroot return 2>&1) && rc=0 || rc=$?
     echo "$out" | sed 's/^/    /'
@@ -99,17 +123,14 @@ one_cycle() {   # N SHRINK_TO(or empty)
         now=$(vm_ssh "$name" 22 "systemctl list-units --type=service --state=running --no-legend --plain | awk '{print \$1}' | sort")
         missing=$(comm -23 <(echo "$units_before") <(echo "$now"))
         check "cycle $n: every service that ran before runs again${missing:+ (missing: $missing)}" test -z "$missing"
-        check "cycle $n: the writer runs again" vm_ssh "$name" 22 systemctl is-active --quiet offroot-test-writer
     fi
+    check "cycle $n: the writer runs again" writer_runs
     check "cycle $n: the address never changed" test "$(vm_ssh "$name" 1022 "ip -4 -o addr show scope global" | awk '{print $2, $4}')" = "$address"
     check "cycle $n: the 1022 session stayed connected" kill -0 "$session"
     echo "cycle $n figures: ${enter_line:-no DETACHED line} / ${return_line:-no NORMAL line}"
 }
 status_is() { vm_ssh "$name" 1022 offroot status 2>/dev/null | grep -q "^offroot status: $1"; }
 
-# From here a failed check is counted and the cycle goes on (or stops where
-# going on makes no sense): no more exit on the first error.
-set +e
 
 # Too little RAM: refused, with the reason, and nothing changed.
 refusal=$(vm_ssh "$name" 1022 offroot enter --min-free 100000000 2>&1) && rc=0 || rc=$?
@@ -143,7 +164,9 @@ check "cycle 3: return onto a disk without a filesystem: refused, still DETACHED
 check "cycle 3: the root copied onto the second disk" vm_ssh "$name" 1022 dd if=/dev/vda of=/dev/vdb bs=4M conv=fsync
 vm_ssh "$name" 1022 'mkdir -p /var/lib/offroot/inspect && mount -o ro /dev/vdb /var/lib/offroot/inspect'
 check "cycle 3: return onto a device in use: refused, still DETACHED" refused_return /dev/vdb 'Device or resource busy'
-vm_ssh "$name" 1022 umount /var/lib/offroot/inspect
+# A migration names its new root in the copy's fstab, as an admin would
+# (sysvinit's checkroot insists that fstab's root is the mounted one).
+vm_ssh "$name" 1022 "mount -o remount,rw /var/lib/offroot/inspect && sed -i 's|^/dev/vda |/dev/vdb |' /var/lib/offroot/inspect/etc/fstab && umount /var/lib/offroot/inspect"
 out=$(OFFROOT_VM_SSH_TIMEOUT=600 vm_ssh "$name" 1022 offroot return --root /dev/vdb 2>&1) && rc=0 || rc=$?
 echo "$out" | sed 's/^/    /'
 check "cycle 3: offroot return --root /dev/vdb" test "$rc" = 0
