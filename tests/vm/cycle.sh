@@ -166,7 +166,7 @@ vm_ssh "$name" 1022 'mkdir -p /var/lib/offroot/inspect && mount -o ro /dev/vdb /
 check "cycle 3: return onto a device in use: refused, still DETACHED" refused_return /dev/vdb 'Device or resource busy'
 # A migration names its new root in the copy's fstab, as an admin would
 # (sysvinit's checkroot insists that fstab's root is the mounted one).
-vm_ssh "$name" 1022 "mount -o remount,rw /var/lib/offroot/inspect && sed -i 's|^/dev/vda |/dev/vdb |' /var/lib/offroot/inspect/etc/fstab && umount /var/lib/offroot/inspect"
+vm_ssh "$name" 1022 "mount -o remount,rw /var/lib/offroot/inspect && sed -i 's|^/dev/vda\([[:space:]]\)|/dev/vdb\1|' /var/lib/offroot/inspect/etc/fstab && umount /var/lib/offroot/inspect"
 out=$(OFFROOT_VM_SSH_TIMEOUT=600 vm_ssh "$name" 1022 offroot return --root /dev/vdb 2>&1) && rc=0 || rc=$?
 echo "$out" | sed 's/^/    /'
 check "cycle 3: offroot return --root /dev/vdb" test "$rc" = 0
