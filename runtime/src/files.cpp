@@ -88,12 +88,16 @@ Result<struct statfs> statfs_path(const std::string& path) {
     return st;
 }
 
-Result<std::vector<std::string>> list_dir(const std::string& path) {
-    auto fd = open_path(path, O_RDONLY | O_DIRECTORY);
-    if (!fd) return fd.error();
-    DIR* dir = ::fdopendir(fd->get());
-    if (dir == nullptr) return sys_error("fdopendir(" + quoted(path) + ")");
-    fd->release();  // owned by dir now
+Result<std::vector<std::string>> list_dir_fd(int dirfd, const std::string& what) {
+    // fdopendir takes over the fd it is given: give it a copy.
+    int copy = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+    if (copy < 0) return sys_error("fcntl(" + quoted(what) + ", F_DUPFD_CLOEXEC)");
+    DIR* dir = ::fdopendir(copy);
+    if (dir == nullptr) {
+        ::close(copy);
+        return sys_error("fdopendir(" + quoted(what) + ")");
+    }
+    ::rewinddir(dir);
     std::vector<std::string> names;
     errno = 0;
     while (struct dirent* d = ::readdir(dir)) {
@@ -103,8 +107,14 @@ Result<std::vector<std::string>> list_dir(const std::string& path) {
     }
     int err = errno;
     ::closedir(dir);
-    if (err != 0) return sys_error("readdir(" + quoted(path) + ")", err);
+    if (err != 0) return sys_error("readdir(" + quoted(what) + ")", err);
     return names;
+}
+
+Result<std::vector<std::string>> list_dir(const std::string& path) {
+    auto fd = open_path(path, O_RDONLY | O_DIRECTORY);
+    if (!fd) return fd.error();
+    return list_dir_fd(fd->get(), path);
 }
 
 bool exists_nofollow(const std::string& path) {

@@ -42,6 +42,9 @@ Result<struct statfs> statfs_path(const std::string& path);
 
 // Names in a directory, without "." and "..", unsorted.
 Result<std::vector<std::string>> list_dir(const std::string& path);
+// The same for an open directory (left open and unmoved for the caller);
+// `what` names it in errors.
+Result<std::vector<std::string>> list_dir_fd(int dirfd, const std::string& what);
 
 bool exists_nofollow(const std::string& path);
 Status make_dir(const std::string& path, mode_t mode);  // EEXIST as a directory is fine

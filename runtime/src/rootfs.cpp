@@ -159,27 +159,6 @@ bool crosses_mount(const EntryInfo& info, dev_t dev) {
     return info.mount_root || makedev(info.stx.stx_dev_major, info.stx.stx_dev_minor) != dev;
 }
 
-Result<std::vector<std::string>> names_in(int dirfd, const std::string& full) {
-    int copy = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
-    if (copy < 0) return sys_error("fcntl(" + quoted(full) + ", F_DUPFD_CLOEXEC)");
-    DIR* dir = ::fdopendir(copy);
-    if (dir == nullptr) {
-        ::close(copy);
-        return sys_error("fdopendir(" + quoted(full) + ")");
-    }
-    std::vector<std::string> names;
-    errno = 0;
-    while (struct dirent* d = ::readdir(dir)) {
-        std::string n = d->d_name;
-        if (n != "." && n != "..") names.push_back(std::move(n));
-        errno = 0;
-    }
-    int err = errno;
-    ::closedir(dir);
-    if (err != 0) return sys_error("readdir(" + quoted(full) + ")", err);
-    return names;
-}
-
 void note_failure(PruneStats& stats, const Error& e) {
     ++stats.failures;
     log_warning("pruning rootfs: " + e.message());
@@ -195,7 +174,7 @@ void remove_tree(int dirfd, const std::string& name, const std::string& full, de
     if (S_ISDIR(info->stx.stx_mode)) {
         auto sub = open_at(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
         if (!sub) return note_failure(stats, sub.error());
-        auto names = names_in(sub->get(), full);
+        auto names = list_dir_fd(sub->get(), full);
         if (!names) return note_failure(stats, names.error());
         for (const auto& n : *names) remove_tree(sub->get(), n, path_join(full, n), dev, stats);
         if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0)
@@ -207,7 +186,7 @@ void remove_tree(int dirfd, const std::string& name, const std::string& full, de
 }
 
 void prune_dir(int dirfd, const std::string& path, dev_t dev, const Manifest& manifest, PruneStats& stats) {
-    auto names = names_in(dirfd, path);
+    auto names = list_dir_fd(dirfd, path);
     if (!names) return note_failure(stats, names.error());
     for (const auto& name : *names) {
         const std::string full = path_join(path, name);
@@ -242,7 +221,7 @@ void prune_dir(int dirfd, const std::string& path, dev_t dev, const Manifest& ma
 // of hard links to one file.
 uint64_t usage_of(int dirfd, const std::string& path, dev_t dev, std::set<uint64_t>& seen) {
     uint64_t total = 0;
-    auto names = names_in(dirfd, path);
+    auto names = list_dir_fd(dirfd, path);
     if (!names) return 0;
     for (const auto& name : *names) {
         const std::string full = path_join(path, name);
