@@ -96,8 +96,8 @@ ssh -F /dev/null -i "$(vm_key)" -p "$port1022" -o BatchMode=yes -o StrictHostKey
     'while :; do date +%s; sleep 1; done' > "$dir/session.out" 2>&1 < /dev/null &
 session=$!
 
-one_cycle() {   # N SHRINK_TO(or empty)
-    local n=$1 shrink=${2:-} out
+one_cycle() {   # N SHRINK_TO(or empty) [fsck]
+    local n=$1 shrink=${2:-} fsck=${3:-} out
     out=$(OFFROOT_VM_SSH_TIMEOUT=600 vm_ssh "$name" 1022 offroot enter 2>&1) && rc=0 || rc=$?
     echo "$out" | sed 's/^/    /'
     check "cycle $n: offroot enter" test "$rc" = 0 || return 1
@@ -110,9 +110,11 @@ one_cycle() {   # N SHRINK_TO(or empty)
     fi
     check "cycle $n: the writer was stopped cleanly, not killed" \
         vm_ssh "$name" 1022 "d=/var/lib/offroot/inspect; mkdir -p \$d && mount -o ro /dev/vda \$d && tail -n 1 \$d/srv/writer.log | grep -qx clean-stop; s=\$?; umount \$d; exit \$s"
-    out=$(OFFROOT_VM_SSH_TIMEOUT=600 vm_ssh "$name" 1022 offroot return 2>&1) && rc=0 || rc=$?
+    # The second cycle returns through --fsck (e2fsck -p before mounting).
+    out=$(OFFROOT_VM_SSH_TIMEOUT=600 vm_ssh "$name" 1022 offroot return ${fsck:+--fsck} 2>&1) && rc=0 || rc=$?
     echo "$out" | sed 's/^/    /'
-    check "cycle $n: offroot return" test "$rc" = 0 || return 1
+    check "cycle $n: offroot return${fsck:+ --fsck}" test "$rc" = 0 || return 1
+    [ -n "$fsck" ] && check "cycle $n: return --fsck ran e2fsck -p on the root" grep -q 'e2fsck -p /dev/vda -> 0' <<< "$out"
     return_line=$(grep 'NORMAL:' <<< "$out" || true)
     check "cycle $n: sshd on 22 answers again" vm_wait_ssh "$name" 22 120
     [ "$init" = systemd ] && { OFFROOT_VM_SSH_TIMEOUT=180 vm_ssh "$name" 22 systemctl is-system-running --wait >/dev/null || true; }
@@ -142,7 +144,7 @@ check "after the refusal: sshd on 22 still works" vm_ssh "$name" 22 true
 one_cycle 1 1800M || true
 check "the root was shrunk to 1800M" test "$(vm_ssh "$name" 22 "stat -f -c '%b %S' / | awk '{print int(\$1 * \$2 / 1048576)}'")" -le 1800
 lines_before=$(wc -l < "$dir/session.out")
-one_cycle 2 || true
+one_cycle 2 "" fsck || true
 
 # Cycle 3: enter started from a normal session on port 22, which offroot
 # ends; the disk copied to the second disk; return onto the copy.
