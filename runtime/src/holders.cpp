@@ -43,16 +43,6 @@ bool is_network_or_fuse(const std::string& fs_type) {
     return network.count(fs_type) || fs_type.rfind("fuse", 0) == 0;
 }
 
-// Kernel interfaces, not data: nobody needs to hear that they go away.
-// tmpfs is listed (its contents are lost when enter unmounts it).
-bool is_virtual(const std::string& fs_type) {
-    static const std::set<std::string> virtual_fs = {
-        "proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "securityfs",
-        "debugfs", "tracefs", "pstore", "bpf", "mqueue", "hugetlbfs", "configfs", "fusectl", "autofs",
-        "efivarfs", "binfmt_misc", "rpc_pipefs", "nsfs"};
-    return virtual_fs.count(fs_type) > 0;
-}
-
 ProcessRef ref(const Process& p) { return ProcessRef{p.stat.pid, p.stat.comm}; }
 
 std::string kib_text(uint64_t kib) { return std::to_string((kib + 1023) / 1024) + " MiB"; }
@@ -90,7 +80,9 @@ Result<CheckReport> run_check(const CheckOptions& options) {
     for (const MountEntry* m : table->unmount_order("/")) {
         if (m == root_mount || m->mount_point == "/") continue;
         if (m->dev() == root_dev) continue;  // a bind mount of the root itself
-        if (is_virtual(m->fs_type)) continue;
+        // Kernel interfaces: nobody needs to hear that they go away. tmpfs
+        // is listed: its contents are lost when enter unmounts it.
+        if (is_kernel_interface_fs(m->fs_type)) continue;
         r.other_mounts.push_back(OtherMount{m->mount_point, m->fs_type, m->source, is_network_or_fuse(m->fs_type)});
     }
 

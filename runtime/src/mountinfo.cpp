@@ -3,6 +3,7 @@
 #include <sys/sysmacros.h>
 
 #include <algorithm>
+#include <set>
 
 #include "files.hpp"
 #include "text.hpp"
@@ -170,6 +171,14 @@ std::vector<const MountEntry*> MountTable::unmount_order(const std::string& path
         return stack_height(a) > stack_height(b);
     });
     return mounts;
+}
+
+bool is_kernel_interface_fs(const std::string& fs_type) {
+    static const std::set<std::string> kinds = {
+        "proc",    "sysfs",     "devtmpfs", "devpts",   "cgroup",  "cgroup2",  "securityfs", "debugfs",
+        "tracefs", "pstore",    "bpf",      "mqueue",   "hugetlbfs", "configfs", "fusectl",  "autofs",
+        "efivarfs", "binfmt_misc", "rpc_pipefs", "nsfs"};
+    return kinds.count(fs_type) > 0;
 }
 
 bool path_is_under(const std::string& path, const std::string& top) {

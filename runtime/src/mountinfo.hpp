@@ -75,6 +75,11 @@ private:
     std::vector<MountEntry> entries_;
 };
 
+// Filesystems that are kernel interfaces (proc, sysfs, devpts, cgroup...):
+// nothing of a disk is in them. tmpfs and ramfs are not among them: what
+// they hold is lost when they go.
+bool is_kernel_interface_fs(const std::string& fs_type);
+
 // "/a/b" is under "/a" and under "/"; "/ab" is not under "/a".
 bool path_is_under(const std::string& path, const std::string& top);
 // Number of components: "/" -> 0, "/a/b" -> 2.

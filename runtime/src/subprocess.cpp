@@ -9,6 +9,7 @@
 
 #include <cerrno>
 
+#include "clock.hpp"
 #include "fd.hpp"
 
 namespace offroot {
@@ -22,16 +23,6 @@ std::string describe(const Command& command) {
     if (!command.chroot_dir.empty()) out += " (in " + command.chroot_dir + ")";
     return out;
 }
-
-namespace {
-
-double now_seconds() {
-    struct timespec ts {};
-    ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
-
-}  // namespace
 
 Result<CommandResult> run_command(const Command& command) {
     if (command.argv.empty()) return plain_error("run_command: empty command");
@@ -63,10 +54,10 @@ Result<CommandResult> run_command(const Command& command) {
     write_end.reset();
 
     CommandResult result;
-    const double deadline = now_seconds() + command.timeout_seconds;
+    const double deadline = monotonic_seconds() + command.timeout_seconds;
     bool killed = false;
     for (;;) {
-        int left_ms = static_cast<int>((deadline - now_seconds()) * 1000);
+        int left_ms = static_cast<int>((deadline - monotonic_seconds()) * 1000);
         if (left_ms <= 0 && !killed) {
             ::kill(child, SIGKILL);
             killed = true;

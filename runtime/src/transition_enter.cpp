@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "block_device.hpp"
+#include "clock.hpp"
 #include "emergency.hpp"
 #include "files.hpp"
 #include "holders.hpp"
@@ -63,12 +64,6 @@ Result<DetachRecord> read_detach_record() {
 
 namespace {
 
-double monotonic_seconds() {
-    struct timespec ts {};
-    ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
-
 std::string seconds_text(double s) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.1f s", s);
@@ -99,14 +94,6 @@ std::string holders_of(dev_t dev) {
     return out.empty() ? "no process (a kernel user: swap, loop, another mount?)" : out;
 }
 
-bool is_kernel_interface(const std::string& fs_type) {
-    static const std::set<std::string> kinds = {"proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2",
-                                                "securityfs", "debugfs", "tracefs", "pstore", "bpf", "mqueue",
-                                                "hugetlbfs", "configfs", "fusectl", "autofs", "efivarfs",
-                                                "binfmt_misc", "rpc_pipefs", "nsfs", "tmpfs", "ramfs"};
-    return kinds.count(fs_type) > 0;
-}
-
 // Bounded retries, as dracut's shutdown does; a kernel interface that stays
 // busy is detached lazily (nothing of the disk is in it), a filesystem of
 // the disk never is: the disk must end up free.
@@ -115,8 +102,9 @@ Status unmount_one(const MountEntry& m) {
         if (::umount2(m.mount_point.c_str(), 0) == 0) return {};
         int err = errno;
         if (err == EINVAL || err == ENOENT) return {};  // already gone with its parent
-        // Nothing of the disk is in a kernel interface: no point waiting.
-        if (is_kernel_interface(m.fs_type)) return unmount(m.mount_point, MNT_DETACH);
+        // Nothing of the disk is in a kernel interface or in RAM: no point waiting.
+        if (is_kernel_interface_fs(m.fs_type) || m.fs_type == "tmpfs" || m.fs_type == "ramfs")
+            return unmount(m.mount_point, MNT_DETACH);
         if (err != EBUSY || attempt >= 5) {
             return Error{"umount2(" + quoted(m.mount_point) + ", 0)", err,
                          "held by " + holders_of(m.dev()) + "; stop them and run offroot enter again"};

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "block_device.hpp"
+#include "clock.hpp"
 #include "emergency.hpp"
 #include "files.hpp"
 #include "log.hpp"
@@ -22,12 +23,6 @@
 
 namespace offroot {
 namespace {
-
-double monotonic_seconds() {
-    struct timespec ts {};
-    ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
 
 bool sshd_answers() {
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -181,3 +181,12 @@ TEST_CASE("a root that is itself a bind of a subvolume, with binds of the same f
     CHECK(order.back() == "/#25");
     CHECK(order.size() == 4);
 }
+
+TEST_CASE("kernel interfaces are told from filesystems that hold data", "[mountinfo]") {
+    CHECK(is_kernel_interface_fs("proc"));
+    CHECK(is_kernel_interface_fs("cgroup2"));
+    CHECK(is_kernel_interface_fs("devpts"));
+    CHECK_FALSE(is_kernel_interface_fs("tmpfs"));
+    CHECK_FALSE(is_kernel_interface_fs("ext4"));
+    CHECK_FALSE(is_kernel_interface_fs("fuse.sshfs"));
+}
