@@ -35,14 +35,14 @@ bool looks_like_rootfs(const std::string& dir) {
     return fs && is_ram_filesystem(*fs) && exists_nofollow(dir == "/" ? std::string(kManifestPath) : dir + kManifestPath);
 }
 
-std::optional<pid_t> pid_from_pidfile(const std::string& path) {
+}  // namespace
+
+std::optional<pid_t> read_pidfile(const std::string& path) {
     auto text = read_file(path);
     if (!text) return std::nullopt;
     pid_t pid = static_cast<pid_t>(std::atoi(text->c_str()));
     return pid > 0 ? std::optional<pid_t>(pid) : std::nullopt;
 }
-
-}  // namespace
 
 Result<std::optional<EmergencyEnvironment>> find_emergency_environment() {
     auto own_root = stat_path("/");
@@ -89,7 +89,7 @@ Result<std::optional<EmergencyEnvironment>> find_emergency_environment() {
 
     // The pidfile names the listener; without it, the oldest dropbear
     // (sessions are its children) is the one.
-    if (auto pid = pid_from_pidfile(kDropbearPidfile);
+    if (auto pid = read_pidfile(kDropbearPidfile);
         pid && std::count(env.processes.begin(), env.processes.end(), *pid)) {
         env.dropbear = *pid;
     } else {

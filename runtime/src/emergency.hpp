@@ -49,6 +49,9 @@ struct SystemStatus {
 // Where offroot's binaries sit inside rootfs.
 inline constexpr const char* kRootfsLibDir = "/usr/lib/offroot";
 
+// The pid a pidfile names; nothing when it is missing or not a pid.
+std::optional<pid_t> read_pidfile(const std::string& path);
+
 // None found is not an error: the answer is "no emergency environment".
 Result<std::optional<EmergencyEnvironment>> find_emergency_environment();
 Result<SystemStatus> read_system_status();

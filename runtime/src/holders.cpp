@@ -93,22 +93,15 @@ Result<CheckReport> run_check(const CheckOptions& options) {
     std::map<ino_t, std::vector<ProcessRef>> socket_owners;
     for (const auto& p : *processes) {
         if (p.kernel_thread || p.stat.pid == self) continue;
-        bool on_root = (p.root_id && p.root_id->dev == root_dev) || (p.cwd_id && p.cwd_id->dev == root_dev) ||
-                       (p.exe_id && p.exe_id->dev == root_dev);
         for (const auto& f : p.files) {
             if (f.socket_inode) socket_owners[*f.socket_inode].push_back(ref(p));
-            if (!f.id || f.id->dev != root_dev) continue;
-            on_root = true;
-            if (!S_ISREG(f.mode)) continue;
+            if (!f.id || f.id->dev != root_dev || !S_ISREG(f.mode)) continue;
             if (f.deleted || f.nlink == 0) r.deleted_files.push_back(HeldFile{ref(p), f.fd, f.path});
             if (f.open_for_writing()) r.written_files.push_back(HeldFile{ref(p), f.fd, f.path});
         }
-        for (const auto& m : p.maps) {
-            if (m.dev != root_dev) continue;
-            on_root = true;
-            if (m.deleted) r.deleted_files.push_back(HeldFile{ref(p), -1, m.path});
-        }
-        if (on_root) r.processes_on_root.push_back(ref(p));
+        for (const auto& m : p.maps)
+            if (m.dev == root_dev && m.deleted) r.deleted_files.push_back(HeldFile{ref(p), -1, m.path});
+        if (uses_device(p, root_dev)) r.processes_on_root.push_back(ref(p));
     }
 
     if (auto sockets = read_unix_sockets(); sockets) {

@@ -340,6 +340,16 @@ Result<std::vector<Process>> scan_processes(const ScanOptions& options) {
 
 namespace offroot {
 
+bool uses_device(const Process& p, dev_t dev) {
+    if ((p.root_id && p.root_id->dev == dev) || (p.cwd_id && p.cwd_id->dev == dev) || (p.exe_id && p.exe_id->dev == dev))
+        return true;
+    for (const auto& f : p.files)
+        if (f.id && f.id->dev == dev) return true;
+    for (const auto& m : p.maps)
+        if (m.dev == dev) return true;
+    return false;
+}
+
 std::vector<pid_t> select_processes_to_stop(const std::vector<Process>& processes,
                                             const std::vector<pid_t>& spared, pid_t self) {
     std::vector<pid_t> out;

@@ -91,6 +91,10 @@ namespace offroot {
 // process but kernel threads, PID 1, the caller and the spared ones (the
 // emergency environment). Kernel threads share PID 1's root and would look
 // like users of the disk; killing them is never right.
+// True when the process has its root, cwd or binary on the filesystem with
+// this device number, or an open or mapped file there.
+bool uses_device(const Process& process, dev_t dev);
+
 std::vector<pid_t> select_processes_to_stop(const std::vector<Process>& processes,
                                             const std::vector<pid_t>& spared, pid_t self);
 

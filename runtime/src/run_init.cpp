@@ -144,10 +144,9 @@ Status expose_kernel_filesystem(const std::string& new_root, const KernelFilesys
 // deleted after all, the emergency dropbear must not linger on a port with
 // no files behind it.
 void stop_emergency_sshd(const std::string& new_root) {
-    auto pid_text = read_file(path_join(new_root, kDropbearPidfile));
-    if (!pid_text) return;
-    pid_t pid = static_cast<pid_t>(std::atoi(pid_text->c_str()));
-    if (pid <= 1) return;
+    auto found = read_pidfile(path_join(new_root, kDropbearPidfile));
+    if (!found || *found == 1) return;
+    const pid_t pid = *found;
     auto comm = read_file(path_join(new_root, "proc/" + std::to_string(pid) + "/comm"));
     if (!comm || comm->rfind("dropbear", 0) != 0) return;
     if (::kill(pid, SIGTERM) == 0) log_info("stopped the emergency dropbear (pid " + std::to_string(pid) + ")");

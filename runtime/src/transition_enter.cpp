@@ -85,11 +85,7 @@ std::string holders_of(dev_t dev) {
     std::string out;
     for (const auto& p : *processes) {
         if (p.kernel_thread) continue;
-        bool holds = (p.root_id && p.root_id->dev == dev) || (p.cwd_id && p.cwd_id->dev == dev) ||
-                     (p.exe_id && p.exe_id->dev == dev);
-        for (const auto& f : p.files) holds = holds || (f.id && f.id->dev == dev);
-        for (const auto& m : p.maps) holds = holds || m.dev == dev;
-        if (holds) out += (out.empty() ? "" : ", ") + std::to_string(p.stat.pid) + " (" + p.stat.comm + ")";
+        if (uses_device(p, dev)) out += (out.empty() ? "" : ", ") + std::to_string(p.stat.pid) + " (" + p.stat.comm + ")";
     }
     return out.empty() ? "no process (a kernel user: swap, loop, another mount?)" : out;
 }
