@@ -89,6 +89,8 @@ int cmd_status(bool json) {
         j.key("rootfs_bytes");
         if (s->rootfs_bytes) j.value(*s->rootfs_bytes); else j.null();
         j.key("running_in_rootfs").value(s->emergency && s->emergency->we_run_in_rootfs);
+        j.key("root_switch");
+        if (s->emergency) j.value(to_string(s->emergency->root_switch)); else j.null();
         j.end_object();
         out(j.str() + "\n");
         return kExitOk;
@@ -99,6 +101,10 @@ int cmd_status(bool json) {
     if (s->emergency) {
         out(std::string("emergency dropbear: ") + (s->emergency->dropbear ? "pid " + std::to_string(*s->emergency->dropbear) : std::string("not running")) + "\n");
         out("processes in rootfs: " + std::to_string(s->emergency->processes.size()) + "\n");
+        out(std::string("root switch: ") +
+            (s->emergency->root_switch == RootSwitch::pivot ? "pivot (pivot_root; rootfs sits on nullfs)"
+                                                           : "move (mount --move and chroot)") +
+            "\n");
     }
     if (s->rootfs_bytes) out(std::string("RAM kept by rootfs: ") + mib(*s->rootfs_bytes) + "\n");
     // The log in RAM: what the last enter or return did, even when the
@@ -132,10 +138,16 @@ int cmd_check(bool json, uint64_t min_free_mib) {
 
 // The real root's mounts, children first, as mount points inside it: from
 // rootfs, the real root is the mount on top of "/" and its descendants;
-// rootfs' own binds of /dev, /proc... are not part of it.
-std::vector<std::string> real_root_unmount_order() {
-    auto table = MountTable::read();
+// rootfs' own binds of /dev, /proc... are not part of it, nor is rootfs when
+// it is mounted under the real root (pivot switch).
+std::vector<std::string> real_root_unmount_order(const SystemStatus& status) {
+    auto table = MountTable::read(real_root_view(status).mountinfo);
     if (!table) return {};
+    const bool pivot = status.emergency && status.emergency->root_switch == RootSwitch::pivot;
+    auto is_rootfs_mount = [pivot](const MountEntry& m) {
+        return pivot && (m.mount_point == kRootfsMountPoint ||
+                         m.mount_point.rfind(std::string(kRootfsMountPoint) + "/", 0) == 0);
+    };
     const MountEntry* root = table->mount_of("/");
     if (root == nullptr) return {};
     std::vector<MountEntry> subtree{*root};
@@ -147,7 +159,7 @@ std::vector<std::string> real_root_unmount_order() {
                 known = known || s.id == m.id;
                 parent_known = parent_known || s.id == m.parent_id;
             }
-            if (!known && parent_known) {
+            if (!known && parent_known && !is_rootfs_mount(m)) {
                 subtree.push_back(m);
                 grew = true;
             }
@@ -172,7 +184,8 @@ int cmd_enter(bool json, bool dry_run, uint64_t min_free_mib) {
     in.root_fs_type = report->root_fs_type;
     in.from_rootfs = report->system.emergency && report->system.emergency->we_run_in_rootfs;
     if (report->system.emergency && report->system.emergency->dropbear) in.dropbear_pid = *report->system.emergency->dropbear;
-    in.unmount_order = real_root_unmount_order();
+    in.unmount_order = real_root_unmount_order(report->system);
+    if (report->system.emergency) in.root_switch = report->system.emergency->root_switch;
     for (const auto& s : report->swaps) in.swaps.push_back(s.name);
     for (const auto& l : report->loop_devices) in.loop_devices.push_back(l.substr(0, l.find(' ')));
     auto steps = plan_enter(in);
@@ -230,6 +243,7 @@ int cmd_return(bool json, const std::string& root_device, bool fsck, bool dry_ru
     ReturnInputs in;
     in.device = device;
     in.fsck = fsck;
+    if (status->emergency) in.root_switch = status->emergency->root_switch;
     if (auto init = detect_running_init(); init) in.init = *init;
     auto steps = plan_return(in);
     if (json) {

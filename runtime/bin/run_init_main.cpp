@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
     // manifest of their own at the fixed paths.
     if (const char* p = std::getenv("OFFROOT_CMDLINE")) options->cmdline_path = p;
     if (const char* p = std::getenv("OFFROOT_MANIFEST")) options->manifest_path = p;
+    if (const char* p = std::getenv("OFFROOT_ROOT_SWITCH")) options->root_switch_path = p;
 
     if (options->dry_run) {
         // initramfs-tools' validate_init calls "run-init -n" for each

@@ -7,12 +7,16 @@
 
 #include <sys/stat.h>
 
+#include <functional>
+
 #include "result.hpp"
 
 namespace offroot {
 
 // On success the calling process's root and cwd are the topmost directory
-// reachable in its mount namespace. Returns the stat of the new root.
-Result<struct stat> escape_chroot();
+// reachable in its mount namespace, or the first directory on the way up
+// for which `stop_here` (asked with that directory as cwd) says yes.
+// Returns the stat of the new root.
+Result<struct stat> escape_chroot(const std::function<bool()>& stop_here = {});
 
 }  // namespace offroot

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "result.hpp"
+#include "root_switch.hpp"
 
 namespace offroot {
 
@@ -32,6 +33,9 @@ struct EmergencyEnvironment {
     bool we_run_in_rootfs = false;
     std::vector<pid_t> processes;  // every process whose root is rootfs
     std::optional<pid_t> dropbear;
+    // How this boot changes roots (root_switch.hpp), as the initramfs
+    // recorded it.
+    RootSwitch root_switch = RootSwitch::move;
 };
 
 struct SystemStatus {
@@ -41,7 +45,10 @@ struct SystemStatus {
     std::string pid1_exe;
     std::optional<EmergencyEnvironment> emergency;
     std::optional<uint64_t> rootfs_bytes;
-    bool real_root_on_top = false;     // the real root is mounted on top of rootfs "/"
+    // Move switch: the real root is mounted on top of rootfs "/". Pivot
+    // switch: PID 1's root is not rootfs (pivot_root made the real root
+    // everybody's root).
+    bool real_root_on_top = false;
     bool real_root_aside = false;      // rootfs:/root is a mount point
     bool pid1_is_stub = false;
 };
@@ -58,5 +65,26 @@ Result<SystemStatus> read_system_status();
 
 // "/" when `rootfs_path` is "/", else rootfs_path + path.
 std::string in_rootfs(const EmergencyEnvironment& env, const std::string& path);
+
+// Where the real root's files and its mount table are, seen from where we
+// run, while the real root is in place (NORMAL): from the real root itself
+// {"", /proc/self/mountinfo}; from rootfs under the move switch {"/..",
+// /proc/self/mountinfo} (it is on top of us); from the sessions' bind of
+// rootfs under the pivot switch {"/proc/1/root", /proc/1/mountinfo}.
+struct RealRootView {
+    std::string prefix;
+    std::string mountinfo;
+    std::string path(const std::string& absolute) const { return prefix.empty() ? absolute : prefix + absolute; }
+    std::string root() const { return prefix.empty() ? "/" : prefix; }
+};
+RealRootView real_root_view(const SystemStatus& status);
+
+// Where rootfs and what is mounted in it (the real root at /root once
+// enter moved or pivoted it aside) are seen while PID 1 lives in rootfs:
+// "" under the move switch (we are in rootfs, the namespace's root),
+// "/proc/1/root" under the pivot switch (our sessions' bind does not show
+// rootfs' mounts). Paths: pid1_rootfs_prefix(...) + "/root".
+std::string pid1_rootfs_prefix(RootSwitch root_switch);
+std::string pid1_mountinfo(RootSwitch root_switch);
 
 }  // namespace offroot

@@ -56,9 +56,12 @@ Result<CheckReport> run_check(const CheckOptions& options) {
     r.system = *status;
 
     // From rootfs (the 1022 session) the real root is on top of "/", one
-    // ".." away; from a normal session it is "/".
+    // ".." away, or PID 1's root (pivot switch); from a normal session it is
+    // "/".
     const bool from_rootfs = r.system.emergency && r.system.emergency->we_run_in_rootfs;
-    r.root_mount_point = from_rootfs ? "/.." : "/";
+    const RealRootView real_root = real_root_view(r.system);
+    const bool pivot = r.system.emergency && r.system.emergency->root_switch == RootSwitch::pivot;
+    r.root_mount_point = real_root.root();
     if (from_rootfs && !r.system.real_root_on_top) {
         r.blockers.push_back("the real root is not on top of rootfs (state " + to_string(r.system.state) +
                              "): nothing to check; `offroot status` says where it is");
@@ -68,7 +71,7 @@ Result<CheckReport> run_check(const CheckOptions& options) {
     if (!root_st) return root_st.error();
     const dev_t root_dev = root_st->st_dev;
 
-    auto table = MountTable::read();
+    auto table = MountTable::read(real_root.mountinfo);
     if (!table) return table.error();
     const MountEntry* root_mount = table->mount_of("/");
     if (root_mount != nullptr) {
@@ -80,6 +83,10 @@ Result<CheckReport> run_check(const CheckOptions& options) {
     for (const MountEntry* m : table->unmount_order("/")) {
         if (m == root_mount || m->mount_point == "/") continue;
         if (m->dev() == root_dev) continue;  // a bind mount of the root itself
+        // The emergency environment itself, mounted under the real root.
+        if (pivot && (m->mount_point == kRootfsMountPoint ||
+                      m->mount_point.rfind(std::string(kRootfsMountPoint) + "/", 0) == 0))
+            continue;
         // Kernel interfaces: nobody needs to hear that they go away. tmpfs
         // is listed: its contents are lost when enter unmounts it.
         if (is_kernel_interface_fs(m->fs_type)) continue;
@@ -108,7 +115,7 @@ Result<CheckReport> run_check(const CheckOptions& options) {
         std::set<std::string> seen;
         for (const auto& s : *sockets) {
             if (s.abstract || s.path.empty() || s.path[0] != '/') continue;
-            const std::string path = from_rootfs ? "/.." + s.path : s.path;
+            const std::string path = real_root.path(s.path);
             auto st = stat_path(path);
             if (!st || st->st_dev != root_dev || !seen.insert(s.path).second) continue;
             auto owners = socket_owners.find(s.inode);
@@ -123,7 +130,7 @@ Result<CheckReport> run_check(const CheckOptions& options) {
     if (auto swaps = read_swaps(); swaps) {
         for (const auto& s : *swaps) {
             const bool is_dev = s.filename.rfind("/dev/", 0) == 0;
-            auto st = stat_path(from_rootfs && !is_dev ? "/.." + s.filename : s.filename);
+            auto st = stat_path(is_dev ? s.filename : real_root.path(s.filename));
             if (!st) continue;
             bool on_disk = S_ISBLK(st->st_mode) ? (!r.root_disk.empty() && disk_of(st->st_rdev) == r.root_disk)
                                                 : st->st_dev == root_dev;
@@ -142,7 +149,7 @@ Result<CheckReport> run_check(const CheckOptions& options) {
             std::optional<dev_t> dev;
             if (!from_rootfs && l.backing_id) dev = l.backing_id->dev;
             if (from_rootfs && !l.deleted)
-                if (auto st = stat_path("/.." + l.backing_file); st) dev = st->st_dev;
+                if (auto st = stat_path(real_root.path(l.backing_file)); st) dev = st->st_dev;
             if (dev && *dev == root_dev) r.loop_devices.push_back(l.device + " (" + l.backing_file + ")");
         }
     } else if (loops.error().err != ENOENT) {

@@ -75,30 +75,47 @@ void reap_children() {
     }
 }
 
+// rootfs is a ramfs/tmpfs holding the manifest; the real root is neither.
+bool is_rootfs(const std::string& dir) {
+    auto fs = statfs_path(dir);
+    return fs && is_ram_filesystem(*fs) && exists_nofollow(path_join(dir, kManifestPath));
+}
+bool root_is_rootfs() { return is_rootfs("/"); }
+
+// Climbing out of a chroot stops at rootfs: on kernels that mount rootfs
+// on nullfs, the top of the namespace is an empty filesystem below it.
+Result<struct stat> escape_to_rootfs() {
+    return escape_chroot([]() { return is_rootfs("."); });
+}
+
 void describe_root() {
-    auto fs = statfs_path("/");
-    bool in_rootfs = fs && is_ram_filesystem(*fs) && exists_nofollow(kManifestPath);
-    if (in_rootfs) {
-        log_info("PID 1 is offroot-init, running from rootfs; send SIGUSR1 once the root is mounted on top of /");
+    if (root_is_rootfs()) {
+        log_info("PID 1 is offroot-init, running from rootfs; send SIGUSR1 once the root is mounted on top of / "
+                 "or pivoted in");
     } else {
         log_error("offroot-init could not reach rootfs: its \"/\" is not the emergency environment; "
                   "it keeps running as PID 1 so that the system does not panic");
     }
 }
 
-// The real root is back on top of "/": enter it and become its init.
-// Returns only when that could not be done; the stub is then back in rootfs.
+// The real root is back: on top of "/" (move switch: enter it through
+// "/..") or already our root (pivot switch: `offroot return` pivoted every
+// process of rootfs into it). Become its init. Returns only when that could
+// not be done; the stub then stays where it is.
 void return_to_real_init(const InitStubOptions& options) {
-    auto here = stat_path("/");
-    auto above = stat_path("/..");
-    if (!here || !above) {
-        log_error("SIGUSR1: cannot stat \"/\" or \"/..\"");
-        return;
-    }
-    if (same_inode(*here, *above)) {
-        log_error("SIGUSR1, but nothing is mounted on top of \"/\": mount the root and move it onto \"/\" first "
-                  "(offroot return does this)");
-        return;
+    const bool pivoted_in = !root_is_rootfs();
+    if (!pivoted_in) {
+        auto here = stat_path("/");
+        auto above = stat_path("/..");
+        if (!here || !above) {
+            log_error("SIGUSR1: cannot stat \"/\" or \"/..\"");
+            return;
+        }
+        if (same_inode(*here, *above)) {
+            log_error("SIGUSR1, but nothing is mounted on top of \"/\": mount the root and move it onto \"/\" first "
+                      "(offroot return does this)");
+            return;
+        }
     }
     auto cmdline = KernelCmdline::read(options.cmdline_path);
     KernelCmdline args = cmdline ? *cmdline : KernelCmdline::parse("");
@@ -106,7 +123,14 @@ void return_to_real_init(const InitStubOptions& options) {
     const std::string init = args.init_path();
     std::vector<std::string> init_args = args.init_arguments();
 
-    if (::chroot("/..") != 0) {
+    // Where to go back to when init cannot be started: the pivot switch's
+    // undo is offroot return's (it pivots rootfs back), the move switch's
+    // is our own escape.
+    auto back_to_rootfs = [pivoted_in]() {
+        if (pivoted_in) return;
+        if (auto back = escape_to_rootfs(); !back) log_error("getting back to rootfs: " + back.error().message());
+    };
+    if (!pivoted_in && ::chroot("/..") != 0) {
         log_error(sys_error("chroot(\"/..\")").message());
         return;
     }
@@ -114,7 +138,7 @@ void return_to_real_init(const InitStubOptions& options) {
     if (::access(init.c_str(), X_OK) != 0) {
         log_error(sys_error("access(" + quoted(init) + ", X_OK) in the returned root").message() +
                   "; staying in rootfs");
-        if (auto back = escape_chroot(); !back) log_error("getting back to rootfs: " + back.error().message());
+        back_to_rootfs();
         return;
     }
     log_info("handing PID 1 back to " + init);
@@ -131,14 +155,20 @@ void return_to_real_init(const InitStubOptions& options) {
     int err = errno;
     take_signals();
     log_error(sys_error("execve(" + quoted(init) + ")", err).message() + "; staying in rootfs");
-    if (auto back = escape_chroot(); !back) log_error("getting back to rootfs: " + back.error().message());
+    back_to_rootfs();
 }
 
 }  // namespace
 
 void run_init_stub(const InitStubOptions& options) {
     take_signals();
-    auto escaped = escape_chroot();
+    // Move switch: we start chrooted in the real root, moved aside to
+    // rootfs:/root, and climb out. Pivot switch: enter's pivot_root has
+    // already made rootfs our root, and climbing would lead past it to the
+    // empty nullfs underneath.
+    Status escaped;
+    if (!root_is_rootfs())
+        if (auto climbed = escape_to_rootfs(); !climbed) escaped = climbed.error();
     close_inherited_fds();
     reopen_console();
     configure_log(LogSinks{.to_stderr = true, .to_kmsg = true, .ram_log = {}, .tag = "offroot-init"});

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "result.hpp"
+#include "root_switch.hpp"
 
 namespace offroot {
 
@@ -42,6 +43,7 @@ struct EnterInputs {
     std::vector<std::string> unmount_order;  // mount points in the real root, children first
     std::vector<std::string> swaps;
     std::vector<std::string> loop_devices;
+    RootSwitch root_switch = RootSwitch::move;
 };
 
 struct ReturnInputs {
@@ -49,6 +51,7 @@ struct ReturnInputs {
     bool new_device = false;
     bool fsck = false;
     InitInfo init;
+    RootSwitch root_switch = RootSwitch::move;
 };
 
 std::vector<Step> plan_enter(const EnterInputs& in);

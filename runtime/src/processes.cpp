@@ -144,6 +144,7 @@ Status read_details(const std::string& dir, const ScanOptions& options, Process&
     if (root->has_value()) {
         p.root = std::move(**root);
         p.root_id = stat_id(path_join(dir, "root"));
+        p.root_mount_id = mount_id_of(path_join(dir, "root"));
     }
     auto cwd = read_optional_link(path_join(dir, "cwd"));
     if (!cwd) return cwd.error();
@@ -348,6 +349,12 @@ bool uses_device(const Process& p, dev_t dev) {
     for (const auto& m : p.maps)
         if (m.dev == dev) return true;
     return false;
+}
+
+std::optional<uint64_t> mount_id_of(const std::string& path) {
+    struct statx sx {};
+    if (::statx(AT_FDCWD, path.c_str(), 0, STATX_MNT_ID, &sx) != 0 || !(sx.stx_mask & STATX_MNT_ID)) return std::nullopt;
+    return sx.stx_mnt_id;
 }
 
 std::vector<pid_t> select_processes_to_stop(const std::vector<Process>& processes,

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -50,6 +51,9 @@ struct ProcessStat {
     unsigned long flags = 0;  // PF_* flags (field 9)
 };
 
+// statx(STATX_MNT_ID) of a path: nothing when the kernel (< 5.8) cannot say.
+std::optional<uint64_t> mount_id_of(const std::string& path);
+
 struct Process {
     ProcessStat stat;
     bool kernel_thread = false;
@@ -57,6 +61,9 @@ struct Process {
     std::string cwd;
     std::string exe;   // empty for kernel threads
     std::optional<FileId> root_id;  // stat of /proc/<pid>/root
+    // The mount the root is on: two binds of one directory have one
+    // root_id but two mounts, and pivot_root tells them apart.
+    std::optional<uint64_t> root_mount_id;
     std::optional<FileId> cwd_id;
     std::optional<FileId> exe_id;
     std::vector<OpenFile> files;

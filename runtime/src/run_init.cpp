@@ -16,6 +16,7 @@
 #include "kernel_cmdline.hpp"
 #include "log.hpp"
 #include "mount.hpp"
+#include "root_switch.hpp"
 #include "rootfs.hpp"
 #include "undo.hpp"
 
@@ -178,6 +179,8 @@ Error exec_init(const RunInitOptions& o) {
 // chroot into it.
 Error classic_switch(const RunInitOptions& o) {
     stop_emergency_sshd(o.new_root);
+    // The pivot switch's bind of rootfs for the sessions: nobody is left in it.
+    if (auto bound = is_mount_point(kEmergencyRootDir); bound && *bound) (void)unmount(kEmergencyRootDir, MNT_DETACH);
     if (::chdir(o.new_root.c_str()) != 0) return sys_error("chdir(" + quoted(o.new_root) + ")");
     Manifest nothing;
     auto pruned = prune_tree("/", nothing);
@@ -188,10 +191,10 @@ Error classic_switch(const RunInitOptions& o) {
     return exec_init(o);
 }
 
-// Keeps rootfs: prunes it, gives it /dev, /proc, /sys, /run and moves the
-// new root on top of it. On failure everything it changed is undone except
-// the pruning, a subset of what the classic switch deletes anyway.
-Status keep_rootfs_and_move(const RunInitOptions& o) {
+// Keeps rootfs: prunes it and gives it /dev, /proc, /sys, /run. What it
+// changed is pushed on `undo`, except the pruning, a subset of what the
+// classic switch deletes anyway.
+Status keep_rootfs(const RunInitOptions& o, UndoStack& undo) {
     auto manifest = Manifest::read(o.manifest_path);
     if (!manifest) return manifest.error();
     manifest->resolve_symlinks("/");
@@ -200,20 +203,59 @@ Status keep_rootfs_and_move(const RunInitOptions& o) {
     log_info("kept " + std::to_string(pruned->kept) + " and removed " + std::to_string(pruned->removed) +
              " entries of the initramfs (" + std::to_string(pruned->failures) + " could not be removed)");
 
-    UndoStack undo;
     for (const auto& kfs : kBoundIntoRootfs) {
         if (auto s = expose_kernel_filesystem(o.new_root, kfs, undo); !s)
             return s.error().context(std::string("giving /") + kfs.name + " back to rootfs");
     }
-    // MS_MOVE fails with EINVAL under a shared parent; the initramfs mounts
-    // are private unless something changed that, so make sure.
+    // MS_MOVE and pivot_root fail with EINVAL under a shared parent; the
+    // initramfs mounts are private unless something changed that, so make
+    // sure.
     if (auto s = make_private("/", true); !s) return s;
+    return {};
+}
+
+// The move switch: the new root on top of rootfs, entered through "/..".
+Status keep_rootfs_and_move(const RunInitOptions& o) {
+    UndoStack undo;
+    if (auto s = keep_rootfs(o, undo); !s) return s;
     if (::chdir(o.new_root.c_str()) != 0) return sys_error("chdir(" + quoted(o.new_root) + ")");
     if (auto s = move_mount(o.new_root, "/"); !s) {
         if (::chdir("/") != 0) log_warning("chdir(\"/\") after the failed move: " + std::string(strerror(errno)));
         return s;
     }
     undo.commit();
+    return {};
+}
+
+// The pivot switch: the new root becomes the root of every process and
+// kernel thread at once, rootfs goes to /run/offroot/rootfs under it (the
+// /run that init has moved into the new root: a tmpfs, writable even when
+// the root is mounted read-only). On success our root and cwd are the new
+// root.
+Status keep_rootfs_and_pivot(const RunInitOptions& o) {
+    UndoStack undo;
+    const std::string run = path_join(o.new_root, "run");
+    auto run_mounted = is_mount_point(run);
+    if (!run_mounted) return run_mounted.error();
+    if (!*run_mounted)
+        return plain_error(quoted(run) + " is not a mount point: nowhere writable to put rootfs under the new root");
+    if (auto s = keep_rootfs(o, undo); !s) return s;
+    const std::string put_old = path_join(o.new_root, kRootfsMountPoint);
+    if (auto s = make_dir(path_join(run, "offroot"), 0755); !s) return s;
+    if (auto s = make_dir(put_old, 0700); !s) return s;
+    undo.push("mkdir " + put_old, [put_old]() -> Status {
+        if (::rmdir(put_old.c_str()) != 0) return sys_error("rmdir(" + quoted(put_old) + ")");
+        return {};
+    });
+    if (::chdir(o.new_root.c_str()) != 0) return sys_error("chdir(" + quoted(o.new_root) + ")");
+    if (auto s = pivot_root_here(".", std::string(".") + kRootfsMountPoint); !s) {
+        if (::chdir("/") != 0) log_warning("chdir(\"/\") after the failed pivot_root: " + std::string(strerror(errno)));
+        return s;
+    }
+    undo.commit();
+    if (::chroot(".") != 0) log_warning(sys_error("chroot(\".\") after pivot_root").message());
+    if (::chdir("/") != 0) log_warning(sys_error("chdir(\"/\") after pivot_root").message());
+    log_info("pivoted into " + o.new_root + "; the emergency environment stays at " + kRootfsMountPoint);
     return {};
 }
 
@@ -271,11 +313,19 @@ Error run_init(const RunInitOptions& o) {
     if (!pre) return pre.error();
 
     if (std::string why = reason_not_to_keep(o); why.empty()) {
-        auto new_root_fd = open_path(o.new_root, O_RDONLY | O_DIRECTORY);
-        Status moved = new_root_fd ? keep_rootfs_and_move(o) : Status(new_root_fd.error());
-        if (moved) return enter_moved_root(o, pre->new_root, new_root_fd->get());
-        log_error("keeping the emergency environment failed: " + moved.error().message() +
-                  "; booting without it, like the stock run-init");
+        const RootSwitch root_switch = read_root_switch(o.root_switch_path);
+        if (root_switch == RootSwitch::pivot) {
+            Status pivoted = keep_rootfs_and_pivot(o);
+            if (pivoted) return exec_init(o);
+            log_error("keeping the emergency environment with pivot_root failed: " + pivoted.error().message() +
+                      "; booting without it, like the stock run-init");
+        } else {
+            auto new_root_fd = open_path(o.new_root, O_RDONLY | O_DIRECTORY);
+            Status moved = new_root_fd ? keep_rootfs_and_move(o) : Status(new_root_fd.error());
+            if (moved) return enter_moved_root(o, pre->new_root, new_root_fd->get());
+            log_error("keeping the emergency environment failed: " + moved.error().message() +
+                      "; booting without it, like the stock run-init");
+        }
     } else {
         log_info("emergency environment not kept: " + why);
     }

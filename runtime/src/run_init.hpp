@@ -21,6 +21,7 @@ struct RunInitOptions {
     // Fixed at boot; tests point them elsewhere through the environment.
     std::string cmdline_path = "/proc/cmdline";
     std::string manifest_path = "/etc/offroot/manifest";
+    std::string root_switch_path = "/etc/offroot/root-switch";  // kRootSwitchRecord
 };
 
 inline constexpr const char* kRunInitUsage =

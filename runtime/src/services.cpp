@@ -114,7 +114,10 @@ Status request_reexec(const InitInfo& init, const std::string& real_root) {
         case InitSystem::systemd: {
             // systemctl may report the connection reset by the re-exec: the
             // caller watches PID 1's binary instead of the exit status.
-            auto r = run_command(Command{{"systemctl", "daemon-reexec"}, real_root, 60});
+            // Under the pivot switch PID 1 already lives in rootfs, so
+            // systemctl, run in the real root, finds itself "in a chroot" and
+            // would ignore the request ("Running in chroot, ignoring command").
+            auto r = run_command(Command{{"systemctl", "daemon-reexec"}, real_root, 60, {"SYSTEMD_IGNORE_CHROOT=1"}});
             if (!r) return r.error();
             return {};
         }

@@ -30,6 +30,15 @@ Result<CommandResult> run_command(const Command& command) {
     if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return sys_error("pipe2()");
     UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
 
+    // Built before fork: the child may only make async-signal-safe calls.
+    std::vector<char*> argv;
+    for (const auto& a : command.argv) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    std::string path = "PATH=/usr/sbin:/usr/bin:/sbin:/bin", lang = "LC_ALL=C";
+    std::vector<char*> envp{path.data(), lang.data()};
+    for (const auto& e : command.environment) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+
     pid_t child = ::fork();
     if (child < 0) return sys_error("fork() for " + describe(command));
     if (child == 0) {
@@ -42,13 +51,7 @@ Result<CommandResult> run_command(const Command& command) {
         sigset_t none;
         ::sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        std::vector<char*> argv;
-        for (const auto& a : command.argv) argv.push_back(const_cast<char*>(a.c_str()));
-        argv.push_back(nullptr);
-        char path[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
-        char lang[] = "LC_ALL=C";
-        char* envp[] = {path, lang, nullptr};
-        ::execvpe(argv[0], argv.data(), envp);
+        ::execvpe(argv[0], argv.data(), envp.data());
         ::_exit(127);
     }
     write_end.reset();

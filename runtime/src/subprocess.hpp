@@ -13,6 +13,8 @@ struct Command {
     std::vector<std::string> argv;  // argv[0] is looked up in the standard PATH
     std::string chroot_dir;         // run inside this root ("" = ours)
     int timeout_seconds = 120;      // then SIGKILL: a hung tool must not hang enter
+    // NAME=value, after the fixed PATH and LC_ALL=C.
+    std::vector<std::string> environment = {};
 };
 
 struct CommandResult {

@@ -17,6 +17,7 @@
 #include "files.hpp"
 #include "log.hpp"
 #include "mount.hpp"
+#include "root_switch.hpp"
 #include "subprocess.hpp"
 #include "transition.hpp"
 #include "undo.hpp"
@@ -91,11 +92,18 @@ Status return_to_root(const ReturnOptions& options) {
     if (options.fsck)
         if (auto s = run_fsck(device, fs_type); !s) return s;
 
+    // PID 1 (the stub) lives in rootfs; the root is mounted at rootfs:/root
+    // as PID 1 sees it (our sessions' bind of rootfs under the pivot switch
+    // does not show rootfs' own mounts).
+    const RootSwitch root_switch = status->emergency->root_switch;
+    const bool pivot = root_switch == RootSwitch::pivot;
+    const std::string root_dir = pid1_rootfs_prefix(root_switch) + "/root";
+
     UndoStack undo;
     if (auto s = make_dir("/root", 0700); !s) return s;
     // Read-only, as the initramfs mounts it: the init remounts it per fstab.
-    if (auto s = mount_fs(device, "/root", fs_type, MS_RDONLY); !s) return s.error().context("mounting the root");
-    undo.push("mount-root", []() { return unmount("/root", 0); });
+    if (auto s = mount_fs(device, root_dir, fs_type, MS_RDONLY); !s) return s.error().context("mounting the root");
+    undo.push("mount-root", [root_dir]() { return unmount(root_dir, 0); });
     log_info("return: mounted " + device + " (" + fs_type + ") on /root");
 
     struct Bind {
@@ -103,24 +111,33 @@ Status return_to_root(const ReturnOptions& options) {
         const char* target;
         bool recursive;
     };
-    for (const Bind& b : {Bind{"/dev", "/root/dev", true}, Bind{"/proc", "/root/proc", false}, Bind{"/sys", "/root/sys", false}}) {
-        if (auto s = bind_mount(b.source, b.target, b.recursive); !s)
+    for (const Bind& b : {Bind{"/dev", "dev", true}, Bind{"/proc", "proc", false}, Bind{"/sys", "sys", false}}) {
+        const std::string target = path_join(root_dir, b.target);
+        if (auto s = bind_mount(b.source, target, b.recursive); !s)
             return s.error().context("giving the root its kernel filesystems");
-        undo.push(std::string("bind ") + b.target, [t = std::string(b.target)]() { return unmount(t, MNT_DETACH); });
+        undo.push("bind " + target, [target]() { return unmount(target, MNT_DETACH); });
     }
     // A fresh /run, as initramfs-tools' init makes one.
-    if (auto s = mount_fs("tmpfs", "/root/run", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=10%"); !s)
+    const std::string run = root_dir + "/run";
+    if (auto s = mount_fs("tmpfs", run, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=10%"); !s)
         return s.error().context("a fresh /run for the root");
-    undo.push("tmpfs /root/run", []() { return unmount("/root/run", MNT_DETACH); });
+    undo.push("tmpfs " + run, [run]() { return unmount(run, MNT_DETACH); });
     // The emergency dropbear's pidfile, so that the real system finds it.
     if (auto pidfile = read_file(kDropbearPidfile); pidfile) {
-        if (make_dir("/root/run/offroot", 0755))
-            if (auto s = write_file(std::string("/root") + kDropbearPidfile, *pidfile, O_CREAT | O_TRUNC, 0644); !s)
+        if (make_dir(run + "/offroot", 0755))
+            if (auto s = write_file(root_dir + kDropbearPidfile, *pidfile, O_CREAT | O_TRUNC, 0644); !s)
                 log_warning("copying the dropbear pidfile: " + s.error().message());
     }
 
-    if (auto s = move_mount("/root", "/"); !s) return s.error().context("moving the root onto /");
-    undo.push("move-root-on-top", []() { return move_mount("/..", "/root"); });
+    if (pivot) {
+        // Every process of rootfs but our sessions, PID 1 and the kernel
+        // threads included, gets the root as its root in one step.
+        if (auto s = pivot_rootfs_under_real_root(); !s) return s.error().context("pivoting into the root");
+        undo.push("pivot-into-root", []() { return pivot_root_as("/proc/1/root", kRootfsMountPoint, "root"); });
+    } else {
+        if (auto s = move_mount("/root", "/"); !s) return s.error().context("moving the root onto /");
+        undo.push("move-root-on-top", []() { return move_mount("/..", "/root"); });
+    }
 
     auto stub = stat_path(std::string(kRootfsLibDir) + "/" + kInitStubName);
     if (::kill(1, SIGUSR1) != 0) return sys_error("kill(1, SIGUSR1)");
