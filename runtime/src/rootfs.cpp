@@ -177,8 +177,16 @@ void remove_tree(int dirfd, const std::string& name, const std::string& full, de
         auto names = list_dir_fd(sub->get(), full);
         if (!names) return note_failure(stats, names.error());
         for (const auto& n : *names) remove_tree(sub->get(), n, path_join(full, n), dev, stats);
-        if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0)
+        if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0) {
+            // A mount point in another mount of this filesystem (the pivot
+            // switch's bind of rootfs mounts /dev, /proc... on the same
+            // directories): not ours to remove, and empty by now.
+            if (errno == EBUSY) {
+                ++stats.skipped_mounts;
+                return;
+            }
             return note_failure(stats, sys_error("unlinkat(" + quoted(full) + ", AT_REMOVEDIR)"));
+        }
     } else if (::unlinkat(dirfd, name.c_str(), 0) != 0) {
         return note_failure(stats, sys_error("unlinkat(" + quoted(full) + ")"));
     }

@@ -36,6 +36,7 @@ install_busybox "$r/tests/bb"
 ldd "$busybox" 2>/dev/null | grep -o '/[^ ]*' > "$r/tests/busybox.libs" || true
 cp "$bin_dir/ns-fake-init" "$r/tests/fake-init"
 cp "$tests/scenarios/"*.sh "$tests/in-namespace.sh" "$r/tests/"
+cp "$tests/../../hooks/start-dropbear" "$r/tests/start-dropbear"
 
 # /dev/console inside: a host file, so that what init and the stub write to
 # the console reaches the test's log.
@@ -43,6 +44,28 @@ cp "$tests/scenarios/"*.sh "$tests/in-namespace.sh" "$r/tests/"
 : > "$r/console-capture"
 mount --bind "$work/console" "$r/console-capture"
 
-cd "$r"
+if [ -z "${NS_ROOTFS_ON_NULLFS:-}" ]; then
+    cd "$r"
+    pivot_root . oldroot
+    exec /bin/busybox sh -c 'umount -l /oldroot && rmdir /oldroot && cd / && exec /bin/busybox sh "/tests/$1.sh"' sh "$scenario"
+fi
+
+# The layout of kernels 7.x: an empty filesystem is the namespace's root
+# mount and rootfs is mounted on top of it, so rootfs has a parent mount.
+# A tmpfs plays nullfs (with a busybox, to finish the set-up from inside):
+# we pivot into it, move rootfs onto its "/" and climb onto rootfs with
+# "/..", as the move switch enters the real root.
+n=$work/nullfs
+mkdir -p "$n"
+mount -t tmpfs -o mode=0755 nullfs "$n"
+install_busybox "$n"
+mkdir "$n/oldroot" "$n/stage"
+mount --move "$r" "$n/stage"
+cd "$n"
 pivot_root . oldroot
-exec /bin/busybox sh -c 'umount -l /oldroot && rmdir /oldroot && cd / && exec /bin/busybox sh "/tests/$1.sh"' sh "$scenario"
+exec /bin/busybox sh -c '
+    set -e
+    /bin/busybox umount -l /oldroot
+    /bin/busybox rmdir /oldroot
+    /bin/busybox mount --move /stage /
+    exec /bin/busybox chroot /.. /bin/busybox sh "/tests/$1.sh"' sh "$scenario"

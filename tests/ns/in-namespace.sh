@@ -51,6 +51,8 @@ build_boot_scene() {
     mkdir -p /dev/pts
     mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts
     mount -t tmpfs -o mode=0755 tmpfs /run
+    # What init-premount does in this initramfs (start the emergency sshd).
+    if [ -n "${PREMOUNT:-}" ]; then $PREMOUNT; fi
 
     # What a stock initramfs also holds and rootfs must not keep.
     mkdir -p /lib/modules/6.1.0-test/kernel/fs /usr/lib/udev/rules.d /scripts/init-bottom
