@@ -121,7 +121,29 @@ check "offroot status reports the RAM kept by rootfs, within the $ram_budget_mib
 check_go() { vm_ssh "$name" 1022 offroot check > "$(vm_dir "$name")/check.out" 2>&1; }
 check "offroot check in the 1022 session: GO" check_go
 sed 's/^/    /' "$(vm_dir "$name")/check.out"
+
+# The root switch follows the kernel: pivot where it mounts rootfs on nullfs
+# (7.x says so at boot), move elsewhere.
+on_nullfs() { vm_ssh "$name" 22 dmesg | grep -q 'rootfs on nullfs'; }
+expected_switch=move
+on_nullfs && expected_switch=pivot
+check "offroot status: root switch $expected_switch, as this kernel's rootfs asks" \
+    grep -q "^root switch: $expected_switch" <<< "$status"
 vm_poweroff "$name" 22 || fail "armed guest powered off"
+
+# --- nullfs_rootfs on the command line (the option early 7.0 kernels had) ---
+if [ "$expected_switch" = pivot ]; then
+    vm_boot "$name" nullfs_rootfs || { fail "vm_boot nullfs_rootfs"; exit 1; }
+    check "nullfs_rootfs: sshd on 22" vm_wait_ssh "$name" 22 "$boot_timeout"
+    check "nullfs_rootfs: ssh on 1022 answers" vm_wait_ssh "$name" 1022 60
+    status=$(vm_ssh "$name" 1022 offroot status 2>&1) || true
+    check "nullfs_rootfs: NORMAL, root switch pivot" \
+        sh -c 'grep -q "^offroot status: NORMAL" && grep -q "^root switch: pivot"' <<< "$status"
+    said=$(vm_ssh "$name" 22 'dmesg | grep -iE "nullfs|unknown kernel command line"; echo "PID 1: $(tr "\0" " " < /proc/1/cmdline)"')
+    # shellcheck disable=SC2001 # indents every line
+    echo "$said" | sed 's/^/    /'
+    vm_poweroff "$name" 22 || fail "nullfs_rootfs guest powered off"
+fi
 
 # --- offroot=off: the stock boot -------------------------------------------
 vm_boot "$name" offroot=off || { fail "vm_boot offroot=off"; exit 1; }
