@@ -144,10 +144,7 @@ std::vector<std::string> real_root_unmount_order(const SystemStatus& status) {
     auto table = MountTable::read(real_root_view(status).mountinfo);
     if (!table) return {};
     const bool pivot = status.emergency && status.emergency->root_switch == RootSwitch::pivot;
-    auto is_rootfs_mount = [pivot](const MountEntry& m) {
-        return pivot && (m.mount_point == kRootfsMountPoint ||
-                         m.mount_point.rfind(std::string(kRootfsMountPoint) + "/", 0) == 0);
-    };
+    auto is_rootfs_mount = [pivot](const MountEntry& m) { return pivot && path_is_under(m.mount_point, kRootfsMountPoint); };
     const MountEntry* root = table->mount_of("/");
     if (root == nullptr) return {};
     std::vector<MountEntry> subtree{*root};

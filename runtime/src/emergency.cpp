@@ -29,27 +29,17 @@ std::string in_rootfs(const EmergencyEnvironment& env, const std::string& path) 
 
 RealRootView real_root_view(const SystemStatus& status) {
     if (!status.emergency || !status.emergency->we_run_in_rootfs) return {"", "/proc/self/mountinfo"};
-    if (status.emergency->root_switch == RootSwitch::pivot) return {"/proc/1/root", "/proc/1/mountinfo"};
+    if (status.emergency->root_switch == RootSwitch::pivot) return {kPid1Root, "/proc/1/mountinfo"};
     return {"/..", "/proc/self/mountinfo"};
 }
 
 std::string pid1_rootfs_prefix(RootSwitch root_switch) {
-    return root_switch == RootSwitch::pivot ? "/proc/1/root" : "";
+    return root_switch == RootSwitch::pivot ? kPid1Root : "";
 }
 
 std::string pid1_mountinfo(RootSwitch root_switch) {
     return root_switch == RootSwitch::pivot ? "/proc/1/mountinfo" : "/proc/self/mountinfo";
 }
-
-namespace {
-
-// A directory is rootfs when it is a ramfs/tmpfs holding the manifest.
-bool looks_like_rootfs(const std::string& dir) {
-    auto fs = statfs_path(dir);
-    return fs && is_ram_filesystem(*fs) && exists_nofollow(dir == "/" ? std::string(kManifestPath) : dir + kManifestPath);
-}
-
-}  // namespace
 
 std::optional<pid_t> read_pidfile(const std::string& path) {
     auto text = read_file(path);
@@ -61,7 +51,7 @@ std::optional<pid_t> read_pidfile(const std::string& path) {
 Result<std::optional<EmergencyEnvironment>> find_emergency_environment() {
     auto own_root = stat_path("/");
     if (!own_root) return own_root.error();
-    const bool in_rootfs_now = looks_like_rootfs("/");
+    const bool in_rootfs_now = is_kept_rootfs("/");
 
     ScanOptions light;
     light.with_files = false;
@@ -85,7 +75,7 @@ Result<std::optional<EmergencyEnvironment>> find_emergency_environment() {
                 is_rootfs = p.root_id->dev == own_root->st_dev && p.root_id->ino == own_root->st_ino;
             } else {
                 is_rootfs = !(p.root_id->dev == own_root->st_dev && p.root_id->ino == own_root->st_ino) &&
-                            looks_like_rootfs("/proc/" + std::to_string(p.stat.pid) + "/root");
+                            is_kept_rootfs("/proc/" + std::to_string(p.stat.pid) + "/root");
             }
             it = verdict.emplace(key, is_rootfs).first;
         }
@@ -141,11 +131,11 @@ Result<SystemStatus> read_system_status() {
         // pivot_root moves PID 1 with the rest: where it lives says which
         // root is in place. rootfs is PID 1's root once DETACHED, else it is
         // mounted under the real root.
-        auto pid1_root = stat_path("/proc/1/root");
+        auto pid1_root = stat_path(kPid1Root);
         auto rootfs_root = stat_path(in_rootfs(e, "/"));
         const bool pid1_in_rootfs = pid1_root && rootfs_root && same_inode(*pid1_root, *rootfs_root);
         status.real_root_on_top = !pid1_in_rootfs;
-        rootfs_mount = pid1_in_rootfs ? std::string("/proc/1/root") : std::string("/proc/1/root") + kRootfsMountPoint;
+        rootfs_mount = pid1_in_rootfs ? std::string(kPid1Root) : std::string(kPid1Root) + kRootfsMountPoint;
     } else if (e.we_run_in_rootfs) {
         auto here = stat_path("/");
         auto above = stat_path("/..");

@@ -84,9 +84,7 @@ Result<CheckReport> run_check(const CheckOptions& options) {
         if (m == root_mount || m->mount_point == "/") continue;
         if (m->dev() == root_dev) continue;  // a bind mount of the root itself
         // The emergency environment itself, mounted under the real root.
-        if (pivot && (m->mount_point == kRootfsMountPoint ||
-                      m->mount_point.rfind(std::string(kRootfsMountPoint) + "/", 0) == 0))
-            continue;
+        if (pivot && path_is_under(m->mount_point, kRootfsMountPoint)) continue;
         // Kernel interfaces: nobody needs to hear that they go away. tmpfs
         // is listed: its contents are lost when enter unmounts it.
         if (is_kernel_interface_fs(m->fs_type)) continue;

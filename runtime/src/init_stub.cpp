@@ -75,17 +75,12 @@ void reap_children() {
     }
 }
 
-// rootfs is a ramfs/tmpfs holding the manifest; the real root is neither.
-bool is_rootfs(const std::string& dir) {
-    auto fs = statfs_path(dir);
-    return fs && is_ram_filesystem(*fs) && exists_nofollow(path_join(dir, kManifestPath));
-}
-bool root_is_rootfs() { return is_rootfs("/"); }
+bool root_is_rootfs() { return is_kept_rootfs("/"); }
 
 // Climbing out of a chroot stops at rootfs: on kernels that mount rootfs
 // on nullfs, the top of the namespace is an empty filesystem below it.
 Result<struct stat> escape_to_rootfs() {
-    return escape_chroot([]() { return is_rootfs("."); });
+    return escape_chroot([]() { return is_kept_rootfs("."); });
 }
 
 void describe_root() {

@@ -41,13 +41,13 @@ Status pivot_root_as(const std::string& as_root, const std::string& new_root, co
     int report[2];
     if (::pipe2(report, O_CLOEXEC) != 0) return sys_error("pipe2()");
     UniqueFd read_end(report[0]), write_end(report[1]);
+    struct Failure {
+        int step;  // 1..4, the calls below
+        int err;
+    } failure{0, 0};
     pid_t child = ::fork();
     if (child < 0) return sys_error("fork()");
     if (child == 0) {
-        struct Failure {
-            int step;
-            int err;
-        } failure{0, 0};
         auto fail = [&](int step) {
             failure = {step, errno};
             (void)!::write(write_end.get(), &failure, sizeof failure);
@@ -60,10 +60,6 @@ Status pivot_root_as(const std::string& as_root, const std::string& new_root, co
         ::_exit(0);
     }
     write_end.reset();
-    struct {
-        int step;
-        int err;
-    } failure{0, 0};
     ssize_t got = ::read(read_end.get(), &failure, sizeof failure);
     int status = 0;
     while (::waitpid(child, &status, 0) < 0) {
@@ -80,7 +76,7 @@ Status pivot_root_as(const std::string& as_root, const std::string& new_root, co
 }
 
 Status pivot_rootfs_under_real_root() {
-    const std::string real_root = "/proc/1/root/root";
+    const std::string real_root = std::string(kPid1Root) + "/root";
     const std::string run = real_root + "/run";
     auto run_mounted = is_mount_point(run);
     if (!run_mounted) return run_mounted.error();
@@ -89,7 +85,7 @@ Status pivot_rootfs_under_real_root() {
             return s.error().context("a /run for the root to hold rootfs");
     if (auto s = make_dir(run + "/offroot", 0755); !s) return s;
     if (auto s = make_dir(real_root + kRootfsMountPoint, 0700); !s) return s;
-    return pivot_root_as("/proc/1/root", "/root", std::string(".") + kRootfsMountPoint);
+    return pivot_root_as(kPid1Root, "/root", std::string(".") + kRootfsMountPoint);
 }
 
 }  // namespace offroot

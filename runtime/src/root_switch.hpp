@@ -25,6 +25,9 @@ namespace offroot {
 enum class RootSwitch { move, pivot };
 std::string to_string(RootSwitch root_switch);
 
+// PID 1's root, from anywhere: under the pivot switch the way to the real
+// root while NORMAL, and to rootfs' own mount while DETACHED.
+inline constexpr const char* kPid1Root = "/proc/1/root";
 // In rootfs, written by start-dropbear: "pivot" or "move".
 inline constexpr const char* kRootSwitchRecord = "/etc/offroot/root-switch";
 // Pivot switch: where rootfs is mounted under the real root while NORMAL.

@@ -134,6 +134,11 @@ void Manifest::resolve_symlinks(const std::string& root) {
         if (p != "/") paths_.insert(p);
 }
 
+bool is_kept_rootfs(const std::string& dir) {
+    auto fs = statfs_path(dir);
+    return fs && is_ram_filesystem(*fs) && exists_nofollow(dir == "/" ? std::string(kManifestPath) : dir + kManifestPath);
+}
+
 bool is_ram_filesystem(const struct statfs& st) {
     return st.f_type == static_cast<decltype(st.f_type)>(RAMFS_MAGIC) ||
            st.f_type == static_cast<decltype(st.f_type)>(TMPFS_MAGIC);

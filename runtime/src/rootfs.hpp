@@ -46,6 +46,10 @@ std::string normalize_absolute(std::string_view path);
 
 bool is_ram_filesystem(const struct statfs& st);
 
+// `dir` is the emergency environment's rootfs: a ramfs/tmpfs holding the
+// manifest (the real root is neither).
+bool is_kept_rootfs(const std::string& dir);
+
 struct PruneStats {
     uint64_t removed = 0;
     uint64_t kept = 0;

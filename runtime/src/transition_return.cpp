@@ -133,7 +133,7 @@ Status return_to_root(const ReturnOptions& options) {
         // Every process of rootfs but our sessions, PID 1 and the kernel
         // threads included, gets the root as its root in one step.
         if (auto s = pivot_rootfs_under_real_root(); !s) return s.error().context("pivoting into the root");
-        undo.push("pivot-into-root", []() { return pivot_root_as("/proc/1/root", kRootfsMountPoint, "root"); });
+        undo.push("pivot-into-root", []() { return pivot_root_as(kPid1Root, kRootfsMountPoint, "root"); });
     } else {
         if (auto s = move_mount("/root", "/"); !s) return s.error().context("moving the root onto /");
         undo.push("move-root-on-top", []() { return move_mount("/..", "/root"); });
