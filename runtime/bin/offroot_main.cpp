@@ -10,16 +10,16 @@
 #include <string>
 #include <vector>
 
-#include "block_device.hpp"
-#include "files.hpp"
-#include "emergency.hpp"
-#include "holders.hpp"
-#include "init_stub.hpp"
-#include "json.hpp"
-#include "mountinfo.hpp"
-#include "plan.hpp"
-#include "transition.hpp"
-#include "version.hpp"
+#include "kernel/block_device.hpp"
+#include "base/files.hpp"
+#include "system/emergency.hpp"
+#include "system/holders.hpp"
+#include "transitions/init_stub.hpp"
+#include "base/json.hpp"
+#include "kernel/mountinfo.hpp"
+#include "transitions/plan.hpp"
+#include "transitions/transition.hpp"
+#include "base/version.hpp"
 
 namespace po = boost::program_options;
 using namespace offroot;

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "log.hpp"
-#include "run_init.hpp"
+#include "base/log.hpp"
+#include "transitions/run_init.hpp"
 
 namespace {
 

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "capabilities.hpp"
+#include "kernel/capabilities.hpp"
 
 using namespace offroot;
 using Caps = std::vector<int>;

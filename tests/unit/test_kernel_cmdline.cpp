@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "kernel_cmdline.hpp"
+#include "kernel/kernel_cmdline.hpp"
 #include "test_support.hpp"
 
 using namespace offroot;

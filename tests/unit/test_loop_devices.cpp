@@ -13,8 +13,8 @@
 #include <string>
 #include <thread>
 
-#include "files.hpp"
-#include "loop_devices.hpp"
+#include "base/files.hpp"
+#include "kernel/loop_devices.hpp"
 #include "test_support.hpp"
 
 using namespace offroot;

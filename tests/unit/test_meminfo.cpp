@@ -3,7 +3,7 @@
 #include <cerrno>
 #include <string>
 
-#include "meminfo.hpp"
+#include "kernel/meminfo.hpp"
 #include "test_support.hpp"
 
 using namespace offroot;

@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "mount.hpp"
+#include "kernel/mount.hpp"
 
 using namespace offroot;
 

@@ -3,8 +3,8 @@
 
 #include <algorithm>
 
-#include "files.hpp"
-#include "mountinfo.hpp"
+#include "base/files.hpp"
+#include "kernel/mountinfo.hpp"
 
 using namespace offroot;
 

@@ -11,8 +11,8 @@
 #include <filesystem>
 #include <string>
 
-#include "files.hpp"
-#include "processes.hpp"
+#include "base/files.hpp"
+#include "kernel/processes.hpp"
 #include "test_support.hpp"
 
 using namespace offroot;

@@ -1,8 +1,8 @@
 #include <catch2/catch.hpp>
 
-#include "emergency.hpp"
-#include "plan.hpp"
-#include "root_switch.hpp"
+#include "system/emergency.hpp"
+#include "transitions/plan.hpp"
+#include "switches/root_switch.hpp"
 
 using namespace offroot;
 

@@ -3,7 +3,7 @@
 #include <set>
 #include <string>
 
-#include "rootfs.hpp"
+#include "system/rootfs.hpp"
 #include "test_support.hpp"
 
 using namespace offroot;

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "rootfs.hpp"
+#include "system/rootfs.hpp"
 #include "test_support.hpp"
 
 using namespace offroot;

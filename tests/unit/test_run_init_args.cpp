@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "run_init.hpp"
+#include "transitions/run_init.hpp"
 
 using namespace offroot;
 using Args = std::vector<std::string>;

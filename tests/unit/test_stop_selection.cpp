@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "processes.hpp"
+#include "kernel/processes.hpp"
 
 using namespace offroot;
 

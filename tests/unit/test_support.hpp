@@ -12,7 +12,7 @@
 #include <string>
 #include <system_error>
 
-#include "files.hpp"
+#include "base/files.hpp"
 
 namespace offroot::test {
 

@@ -2,7 +2,7 @@
 
 #include <cerrno>
 
-#include "swaps.hpp"
+#include "kernel/swaps.hpp"
 #include "test_support.hpp"
 
 using namespace offroot;

@@ -6,9 +6,9 @@
 #include <string_view>
 #include <vector>
 
-#include "files.hpp"
+#include "base/files.hpp"
 #include "test_support.hpp"
-#include "text.hpp"
+#include "base/text.hpp"
 
 using namespace offroot;
 using namespace offroot::test;

@@ -1,9 +1,9 @@
 #include <catch2/catch.hpp>
 
-#include "network.hpp"
-#include "plan.hpp"
-#include "services.hpp"
-#include "transition.hpp"
+#include "kernel/network.hpp"
+#include "transitions/plan.hpp"
+#include "system/services.hpp"
+#include "transitions/transition.hpp"
 
 using namespace offroot;
 

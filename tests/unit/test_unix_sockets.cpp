@@ -8,8 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "files.hpp"
-#include "unix_sockets.hpp"
+#include "base/files.hpp"
+#include "kernel/unix_sockets.hpp"
 #include "test_support.hpp"
 
 using namespace offroot;

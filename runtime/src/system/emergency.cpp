@@ -1,0 +1,173 @@
+#include "system/emergency.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+
+#include "base/files.hpp"
+#include "kernel/mount.hpp"
+#include "kernel/processes.hpp"
+#include "system/rootfs.hpp"
+
+namespace offroot {
+
+std::string to_string(SystemState state) {
+    switch (state) {
+        case SystemState::normal: return "NORMAL";
+        case SystemState::detached: return "DETACHED";
+        case SystemState::transition: return "TRANSITION";
+        case SystemState::no_emergency_environment: return "NO-EMERGENCY-ENVIRONMENT";
+    }
+    return "UNKNOWN";
+}
+
+std::string in_rootfs(const EmergencyEnvironment& env, const std::string& path) {
+    return env.rootfs_path == "/" ? path : env.rootfs_path + path;
+}
+
+RealRootView real_root_view(const SystemStatus& status) {
+    if (!status.emergency || !status.emergency->we_run_in_rootfs) return {"", "/proc/self/mountinfo"};
+    if (status.emergency->root_switch == RootSwitch::pivot) return {kPid1Root, "/proc/1/mountinfo"};
+    return {"/..", "/proc/self/mountinfo"};
+}
+
+std::string pid1_rootfs_prefix(RootSwitch root_switch) {
+    return root_switch == RootSwitch::pivot ? kPid1Root : "";
+}
+
+std::string pid1_mountinfo(RootSwitch root_switch) {
+    return root_switch == RootSwitch::pivot ? "/proc/1/mountinfo" : "/proc/self/mountinfo";
+}
+
+std::optional<pid_t> read_pidfile(const std::string& path) {
+    auto text = read_file(path);
+    if (!text) return std::nullopt;
+    pid_t pid = static_cast<pid_t>(std::atoi(text->c_str()));
+    return pid > 0 ? std::optional<pid_t>(pid) : std::nullopt;
+}
+
+Result<std::optional<EmergencyEnvironment>> find_emergency_environment() {
+    auto own_root = stat_path("/");
+    if (!own_root) return own_root.error();
+    const bool in_rootfs_now = is_kept_rootfs("/");
+
+    ScanOptions light;
+    light.with_files = false;
+    auto processes = scan_processes(light);
+    if (!processes) return processes.error();
+
+    EmergencyEnvironment env;
+    env.we_run_in_rootfs = in_rootfs_now;
+    if (in_rootfs_now) env.rootfs_path = "/";
+
+    // Many processes share one root: decide once per root.
+    std::map<std::pair<dev_t, ino_t>, bool> verdict;
+    std::vector<const Process*> members;
+    for (const auto& p : *processes) {
+        if (p.kernel_thread || !p.root_id) continue;
+        const auto key = std::make_pair(p.root_id->dev, p.root_id->ino);
+        auto it = verdict.find(key);
+        if (it == verdict.end()) {
+            bool is_rootfs;
+            if (in_rootfs_now) {
+                is_rootfs = p.root_id->dev == own_root->st_dev && p.root_id->ino == own_root->st_ino;
+            } else {
+                is_rootfs = !(p.root_id->dev == own_root->st_dev && p.root_id->ino == own_root->st_ino) &&
+                            is_kept_rootfs("/proc/" + std::to_string(p.stat.pid) + "/root");
+            }
+            it = verdict.emplace(key, is_rootfs).first;
+        }
+        if (!it->second) continue;
+        members.push_back(&p);
+        env.processes.push_back(p.stat.pid);
+    }
+    // PID 1 (the stub) lives in rootfs once DETACHED; it is no door for us.
+    if (members.empty() && !in_rootfs_now) return std::optional<EmergencyEnvironment>();
+
+    if (!in_rootfs_now) {
+        auto door = std::find_if(members.begin(), members.end(), [](const Process* p) { return p->stat.pid != 1; });
+        env.rootfs_path = "/proc/" + std::to_string((door != members.end() ? *door : members.front())->stat.pid) + "/root";
+    }
+
+    env.root_switch = read_root_switch(in_rootfs(env, kRootSwitchRecord));
+
+    // The pidfile names the listener; without it, the oldest dropbear
+    // (sessions are its children) is the one.
+    if (auto pid = read_pidfile(kDropbearPidfile);
+        pid && std::count(env.processes.begin(), env.processes.end(), *pid)) {
+        env.dropbear = *pid;
+    } else {
+        for (const Process* p : members) {
+            if (p->stat.comm != "dropbear") continue;
+            if (!env.dropbear || p->stat.pid < *env.dropbear) env.dropbear = p->stat.pid;
+        }
+    }
+    return std::optional<EmergencyEnvironment>(std::move(env));
+}
+
+Result<SystemStatus> read_system_status() {
+    SystemStatus status;
+    if (auto exe = read_link("/proc/1/exe"); exe) status.pid1_exe = *exe;
+
+    auto env = find_emergency_environment();
+    if (!env) return env.error();
+    if (!*env) {
+        status.state = SystemState::no_emergency_environment;
+        status.explanation =
+            "no process lives in a kept rootfs: the system was booted without offroot's initramfs "
+            "(hook not installed, initramfs not rebuilt, or offroot=off on the kernel command line)";
+        return status;
+    }
+    const EmergencyEnvironment& e = **env;
+
+    auto pid1_exe = stat_path("/proc/1/exe");
+    auto stub = stat_path(in_rootfs(e, std::string(kRootfsLibDir) + "/" + kInitStubName));
+    status.pid1_is_stub = pid1_exe && stub && same_inode(*pid1_exe, *stub);
+
+    std::string rootfs_mount;  // a path to rootfs' own mount, which shows what is mounted in it
+    if (e.root_switch == RootSwitch::pivot) {
+        // pivot_root moves PID 1 with the rest: where it lives says which
+        // root is in place. rootfs is PID 1's root once DETACHED, else it is
+        // mounted under the real root.
+        auto pid1_root = stat_path(kPid1Root);
+        auto rootfs_root = stat_path(in_rootfs(e, "/"));
+        const bool pid1_in_rootfs = pid1_root && rootfs_root && same_inode(*pid1_root, *rootfs_root);
+        status.real_root_on_top = !pid1_in_rootfs;
+        rootfs_mount = pid1_in_rootfs ? std::string(kPid1Root) : std::string(kPid1Root) + kRootfsMountPoint;
+    } else if (e.we_run_in_rootfs) {
+        auto here = stat_path("/");
+        auto above = stat_path("/..");
+        status.real_root_on_top = here && above && !same_inode(*here, *above);
+        rootfs_mount = "";
+    } else {
+        // We run in the real root, so it is reachable; whether it is still on
+        // top of rootfs is what rootfs' own "/.." tells.
+        auto here = stat_path(e.rootfs_path + "/");
+        auto above = stat_path(e.rootfs_path + "/..");
+        status.real_root_on_top = here && above && !same_inode(*here, *above);
+        rootfs_mount = e.rootfs_path;
+    }
+    auto aside = is_mount_point(rootfs_mount + "/root");
+    status.real_root_aside = aside && *aside;
+
+    if (!status.pid1_is_stub && status.real_root_on_top && !status.real_root_aside) {
+        status.state = SystemState::normal;
+        status.explanation = "the real init is PID 1 on the real root; the emergency environment waits in rootfs";
+    } else if (status.pid1_is_stub && !status.real_root_on_top && !status.real_root_aside) {
+        status.state = SystemState::detached;
+        status.explanation = "offroot-init is PID 1 in rootfs and no root filesystem is mounted";
+    } else {
+        status.state = SystemState::transition;
+        status.explanation = std::string("PID 1 is ") + (status.pid1_is_stub ? "offroot-init" : "the real init") +
+                             ", the real root is " +
+                             (status.real_root_on_top ? "on top of /" : status.real_root_aside ? "at /root in rootfs" : "not mounted") +
+                             (status.real_root_on_top && status.real_root_aside ? " and a root is also at /root" : "");
+    }
+    status.emergency = std::move(**env);
+    if (auto bytes = tree_usage_bytes(in_rootfs(*status.emergency, "/")); bytes) status.rootfs_bytes = *bytes;
+    return status;
+}
+
+}  // namespace offroot

@@ -1,0 +1,90 @@
+// The emergency environment kept in rootfs, and the state of the system
+// around it: NORMAL (real init on the real root), DETACHED (offroot-init is
+// PID 1, the disk is free) or in between.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+#include "switches/root_switch.hpp"
+
+namespace offroot {
+
+// Written by the emergency dropbear started in the initramfs; /run is
+// moved into the real root at boot, so both sides see it.
+inline constexpr const char* kDropbearPidfile = "/run/offroot/dropbear.pid";
+inline constexpr const char* kInitStubName = "offroot-init";
+// root's home in rootfs is /var/lib/offroot: /root is where the real root
+// gets mounted. The hook copies /etc/offroot/authorized_keys here.
+inline constexpr const char* kRootfsAuthorizedKeys = "/var/lib/offroot/.ssh/authorized_keys";
+
+enum class SystemState { normal, detached, transition, no_emergency_environment };
+std::string to_string(SystemState state);
+
+struct EmergencyEnvironment {
+    // A way into rootfs from where we run: "/" when we run in it, else
+    // "/proc/<pid>/root" of a process that lives there.
+    std::string rootfs_path;
+    bool we_run_in_rootfs = false;
+    std::vector<pid_t> processes;  // every process whose root is rootfs
+    std::optional<pid_t> dropbear;
+    // How this boot changes roots (root_switch.hpp), as the initramfs
+    // recorded it.
+    RootSwitch root_switch = RootSwitch::move;
+};
+
+struct SystemStatus {
+    SystemState state = SystemState::no_emergency_environment;
+    std::string explanation;  // what made us decide, for humans
+    pid_t pid1 = 1;
+    std::string pid1_exe;
+    std::optional<EmergencyEnvironment> emergency;
+    std::optional<uint64_t> rootfs_bytes;
+    // Move switch: the real root is mounted on top of rootfs "/". Pivot
+    // switch: PID 1's root is not rootfs (pivot_root made the real root
+    // everybody's root).
+    bool real_root_on_top = false;
+    bool real_root_aside = false;      // rootfs:/root is a mount point
+    bool pid1_is_stub = false;
+};
+
+// Where offroot's binaries sit inside rootfs.
+inline constexpr const char* kRootfsLibDir = "/usr/lib/offroot";
+
+// The pid a pidfile names; nothing when it is missing or not a pid.
+std::optional<pid_t> read_pidfile(const std::string& path);
+
+// None found is not an error: the answer is "no emergency environment".
+Result<std::optional<EmergencyEnvironment>> find_emergency_environment();
+Result<SystemStatus> read_system_status();
+
+// "/" when `rootfs_path` is "/", else rootfs_path + path.
+std::string in_rootfs(const EmergencyEnvironment& env, const std::string& path);
+
+// Where the real root's files and its mount table are, seen from where we
+// run, while the real root is in place (NORMAL): from the real root itself
+// {"", /proc/self/mountinfo}; from rootfs under the move switch {"/..",
+// /proc/self/mountinfo} (it is on top of us); from the sessions' bind of
+// rootfs under the pivot switch {"/proc/1/root", /proc/1/mountinfo}.
+struct RealRootView {
+    std::string prefix;
+    std::string mountinfo;
+    std::string path(const std::string& absolute) const { return prefix.empty() ? absolute : prefix + absolute; }
+    std::string root() const { return prefix.empty() ? "/" : prefix; }
+};
+RealRootView real_root_view(const SystemStatus& status);
+
+// Where rootfs and what is mounted in it (the real root at /root once
+// enter moved or pivoted it aside) are seen while PID 1 lives in rootfs:
+// "" under the move switch (we are in rootfs, the namespace's root),
+// "/proc/1/root" under the pivot switch (our sessions' bind does not show
+// rootfs' mounts). Paths: pid1_rootfs_prefix(...) + "/root".
+std::string pid1_rootfs_prefix(RootSwitch root_switch);
+std::string pid1_mountinfo(RootSwitch root_switch);
+
+}  // namespace offroot

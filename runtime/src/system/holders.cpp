@@ -1,0 +1,289 @@
+#include "system/holders.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "base/files.hpp"
+#include "base/json.hpp"
+#include "kernel/loop_devices.hpp"
+#include "kernel/meminfo.hpp"
+#include "kernel/mountinfo.hpp"
+#include "kernel/processes.hpp"
+#include "kernel/swaps.hpp"
+#include "kernel/unix_sockets.hpp"
+
+namespace offroot {
+namespace {
+
+// "vda" for /dev/vda1 and for /dev/vda: the block device's disk, from sysfs.
+std::string disk_of(dev_t dev) {
+    auto link = read_link("/sys/dev/block/" + std::to_string(major(dev)) + ":" + std::to_string(minor(dev)));
+    if (!link) return {};
+    const std::string& p = *link;
+    auto last = p.rfind('/');
+    if (last == std::string::npos) return p;
+    std::string name = p.substr(last + 1);
+    const std::string sysdir = "/sys/dev/block/" + std::to_string(major(dev)) + ":" + std::to_string(minor(dev));
+    if (exists_nofollow(sysdir + "/partition")) {
+        auto prev = p.rfind('/', last - 1);
+        return p.substr(prev + 1, last - prev - 1);
+    }
+    return name;
+}
+
+bool is_network_or_fuse(const std::string& fs_type) {
+    static const std::set<std::string> network = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "ceph", "glusterfs",
+                                                  "9p", "afs", "sshfs"};
+    return network.count(fs_type) || fs_type.rfind("fuse", 0) == 0;
+}
+
+ProcessRef ref(const Process& p) { return ProcessRef{p.stat.pid, p.stat.comm}; }
+
+std::string kib_text(uint64_t kib) { return std::to_string((kib + 1023) / 1024) + " MiB"; }
+
+}  // namespace
+
+Result<CheckReport> run_check(const CheckOptions& options) {
+    CheckReport r;
+    auto status = read_system_status();
+    if (!status) return status.error();
+    r.system = *status;
+
+    // From rootfs (the 1022 session) the real root is on top of "/", one
+    // ".." away, or PID 1's root (pivot switch); from a normal session it is
+    // "/".
+    const bool from_rootfs = r.system.emergency && r.system.emergency->we_run_in_rootfs;
+    const RealRootView real_root = real_root_view(r.system);
+    const bool pivot = r.system.emergency && r.system.emergency->root_switch == RootSwitch::pivot;
+    r.root_mount_point = real_root.root();
+    if (from_rootfs && !r.system.real_root_on_top) {
+        r.blockers.push_back("the real root is not on top of rootfs (state " + to_string(r.system.state) +
+                             "): nothing to check; `offroot status` says where it is");
+        return r;
+    }
+    auto root_st = stat_path(r.root_mount_point);
+    if (!root_st) return root_st.error();
+    const dev_t root_dev = root_st->st_dev;
+
+    auto table = MountTable::read(real_root.mountinfo);
+    if (!table) return table.error();
+    const MountEntry* root_mount = table->mount_of("/");
+    if (root_mount != nullptr) {
+        r.root_source = root_mount->source;
+        r.root_fs_type = root_mount->fs_type;
+    }
+    r.root_disk = disk_of(root_dev);
+
+    for (const MountEntry* m : table->unmount_order("/")) {
+        if (m == root_mount || m->mount_point == "/") continue;
+        if (m->dev() == root_dev) continue;  // a bind mount of the root itself
+        // The emergency environment itself, mounted under the real root.
+        if (pivot && path_is_under(m->mount_point, kRootfsMountPoint)) continue;
+        // Kernel interfaces: nobody needs to hear that they go away. tmpfs
+        // is listed: its contents are lost when enter unmounts it.
+        if (is_kernel_interface_fs(m->fs_type)) continue;
+        r.other_mounts.push_back(OtherMount{m->mount_point, m->fs_type, m->source, is_network_or_fuse(m->fs_type)});
+    }
+
+    auto processes = scan_processes();
+    if (!processes) return processes.error();
+    const pid_t self = ::getpid();
+
+    std::map<ino_t, std::vector<ProcessRef>> socket_owners;
+    for (const auto& p : *processes) {
+        if (p.kernel_thread || p.stat.pid == self) continue;
+        for (const auto& f : p.files) {
+            if (f.socket_inode) socket_owners[*f.socket_inode].push_back(ref(p));
+            if (!f.id || f.id->dev != root_dev || !S_ISREG(f.mode)) continue;
+            if (f.deleted || f.nlink == 0) r.deleted_files.push_back(HeldFile{ref(p), f.fd, f.path});
+            if (f.open_for_writing()) r.written_files.push_back(HeldFile{ref(p), f.fd, f.path});
+        }
+        for (const auto& m : p.maps)
+            if (m.dev == root_dev && m.deleted) r.deleted_files.push_back(HeldFile{ref(p), -1, m.path});
+        if (uses_device(p, root_dev)) r.processes_on_root.push_back(ref(p));
+    }
+
+    if (auto sockets = read_unix_sockets(); sockets) {
+        std::set<std::string> seen;
+        for (const auto& s : *sockets) {
+            if (s.abstract || s.path.empty() || s.path[0] != '/') continue;
+            const std::string path = real_root.path(s.path);
+            auto st = stat_path(path);
+            if (!st || st->st_dev != root_dev || !seen.insert(s.path).second) continue;
+            auto owners = socket_owners.find(s.inode);
+            r.unix_sockets.push_back(
+                BoundSocket{s.path, owners == socket_owners.end() ? std::vector<ProcessRef>{} : owners->second});
+        }
+    } else {
+        r.notes.push_back("unix sockets not checked: " + sockets.error().message());
+    }
+
+    uint64_t swap_used_kib = 0;
+    if (auto swaps = read_swaps(); swaps) {
+        for (const auto& s : *swaps) {
+            const bool is_dev = s.filename.rfind("/dev/", 0) == 0;
+            auto st = stat_path(is_dev ? s.filename : real_root.path(s.filename));
+            if (!st) continue;
+            bool on_disk = S_ISBLK(st->st_mode) ? (!r.root_disk.empty() && disk_of(st->st_rdev) == r.root_disk)
+                                                : st->st_dev == root_dev;
+            if (!on_disk) continue;
+            r.swaps.push_back(SwapOnDisk{s.filename, s.used_kib});
+            swap_used_kib += s.used_kib;
+        }
+    } else {
+        r.notes.push_back("swap not checked: " + swaps.error().message());
+    }
+
+    if (auto loops = scan_loop_devices(); loops) {
+        for (const auto& l : *loops) {
+            // The kernel names the backing file from the real root; from
+            // rootfs that path is one ".." up.
+            std::optional<dev_t> dev;
+            if (!from_rootfs && l.backing_id) dev = l.backing_id->dev;
+            if (from_rootfs && !l.deleted)
+                if (auto st = stat_path(real_root.path(l.backing_file)); st) dev = st->st_dev;
+            if (dev && *dev == root_dev) r.loop_devices.push_back(l.device + " (" + l.backing_file + ")");
+        }
+    } else if (loops.error().err != ENOENT) {
+        r.notes.push_back("loop devices not checked: " + loops.error().message());
+    }
+
+    auto mem = read_meminfo();
+    if (!mem) return mem.error();
+    r.available_kib = mem->available_kib;
+    // What swapoff brings back into RAM, plus room for the work itself.
+    r.needed_kib = options.min_free_kib + swap_used_kib;
+
+    if (auto init = detect_running_init(); init) {
+        r.init = *init;
+        if (r.init.kind == InitSystem::unknown && !r.system.pid1_is_stub)
+            r.blockers.push_back("PID 1 is " + quoted(r.init.binary) +
+                                 ", an init offroot cannot re-execute into its stub (systemd and sysvinit are supported)");
+    } else {
+        r.blockers.push_back(init.error().message() + ": cannot tell which init system runs (run offroot as root)");
+    }
+
+    // Blockers: what would leave the admin without a way back.
+    if (r.system.state == SystemState::no_emergency_environment) {
+        r.blockers.push_back("no emergency environment: " + r.system.explanation +
+                             "; install offroot, run update-initramfs -u and reboot once");
+    } else {
+        if (r.system.state != SystemState::normal)
+            r.blockers.push_back("the system is not in NORMAL state but " + to_string(r.system.state) + ": " +
+                                 r.system.explanation);
+        if (!r.system.emergency->dropbear)
+            r.blockers.push_back("the emergency dropbear (port 1022) is not running: entering would leave no way in");
+        if (!exists_nofollow(in_rootfs(*r.system.emergency, kRootfsAuthorizedKeys)))
+            r.blockers.push_back("no authorized keys in the emergency environment: add a key to "
+                                 "/etc/offroot/authorized_keys, run update-initramfs -u and reboot");
+    }
+    if (r.available_kib < r.needed_kib)
+        r.blockers.push_back("not enough RAM: " + kib_text(r.available_kib) + " available, " + kib_text(r.needed_kib) +
+                             " needed (" + kib_text(options.min_free_kib) + " to work" +
+                             (swap_used_kib ? " + " + kib_text(swap_used_kib) + " of swap on the disk to take back" : "") +
+                             ")");
+    for (const auto& m : r.other_mounts)
+        if (m.network_or_fuse)
+            r.notes.push_back(m.mount_point + " (" + m.fs_type + ") will be unmounted; its users are stopped first");
+    if (!r.deleted_files.empty())
+        r.notes.push_back(std::to_string(r.deleted_files.size()) +
+                          " deleted files are still open: their space is freed when their processes stop");
+    if (!r.written_files.empty())
+        r.notes.push_back(std::to_string(r.written_files.size()) +
+                          " files are open for writing: their services are stopped before the disk is unmounted");
+    return r;
+}
+
+std::string format_check_human(const CheckReport& r) {
+    std::string out;
+    out += std::string("offroot check: ") + (r.go() ? "GO" : "NO-GO") + " (" + std::to_string(r.blockers.size()) +
+           " blocker" + (r.blockers.size() == 1 ? "" : "s") + ")\n";
+    out += "state: " + to_string(r.system.state) + "\n";
+    out += "init system: " + to_string(r.init.kind) + (r.init.binary.empty() ? "" : " (" + r.init.binary + ")") +
+           (r.init.reexec_command.empty() ? "" : ", re-executed with " + r.init.reexec_command) + "\n";
+    out += "root filesystem: " + (r.root_source.empty() ? std::string("?") : r.root_source) + " (" + r.root_fs_type +
+           ") on disk " + (r.root_disk.empty() ? std::string("?") : r.root_disk) + "\n";
+    for (const auto& b : r.blockers) out += "BLOCKER: " + b + "\n";
+    for (const auto& n : r.notes) out += "note: " + n + "\n";
+    for (const auto& f : r.deleted_files)
+        out += "deleted but open: " + f.path + " (pid " + std::to_string(f.process.pid) + " " + f.process.comm +
+               (f.fd >= 0 ? ", fd " + std::to_string(f.fd) : std::string(", mapped")) + ")\n";
+    for (const auto& f : r.written_files)
+        out += "open for writing: " + f.path + " (pid " + std::to_string(f.process.pid) + " " + f.process.comm +
+               ", fd " + std::to_string(f.fd) + ")\n";
+    for (const auto& s : r.unix_sockets) {
+        out += "unix socket bound on the root: " + s.path;
+        for (const auto& h : s.holders) out += " (pid " + std::to_string(h.pid) + " " + h.comm + ")";
+        out += "\n";
+    }
+    for (const auto& s : r.swaps) out += "swap on the disk: " + s.name + " (" + kib_text(s.used_kib) + " used)\n";
+    for (const auto& l : r.loop_devices) out += "loop device backed by the root: " + l + "\n";
+    for (const auto& m : r.other_mounts)
+        out += "mounted under the root: " + m.mount_point + " (" + m.fs_type + " " + m.source + ")\n";
+    out += "processes running from the disk: " + std::to_string(r.processes_on_root.size()) + "\n";
+    out += "memory: " + kib_text(r.available_kib) + " available, " + kib_text(r.needed_kib) + " needed\n";
+    return out;
+}
+
+std::string format_check_json(const CheckReport& r) {
+    JsonWriter j;
+    auto process = [&](const ProcessRef& p) { j.begin_object().key("pid").value(static_cast<int64_t>(p.pid)).key("comm").value(p.comm).end_object(); };
+    auto files = [&](const char* name, const std::vector<HeldFile>& list) {
+        j.key(name).begin_array();
+        for (const auto& f : list) {
+            j.begin_object().key("pid").value(static_cast<int64_t>(f.process.pid)).key("comm").value(f.process.comm);
+            j.key("fd");
+            if (f.fd >= 0) j.value(f.fd); else j.null();
+            j.key("path").value(f.path).end_object();
+        }
+        j.end_array();
+    };
+    j.begin_object();
+    j.key("go").value(r.go());
+    j.key("state").value(to_string(r.system.state));
+    j.key("init").begin_object().key("system").value(to_string(r.init.kind)).key("binary").value(r.init.binary)
+        .key("reexec").value(r.init.reexec_command).end_object();
+    j.key("root").begin_object().key("source").value(r.root_source).key("fs_type").value(r.root_fs_type)
+        .key("disk").value(r.root_disk).end_object();
+    j.key("blockers").begin_array();
+    for (const auto& b : r.blockers) j.value(b);
+    j.end_array();
+    j.key("notes").begin_array();
+    for (const auto& n : r.notes) j.value(n);
+    j.end_array();
+    files("deleted_files", r.deleted_files);
+    files("written_files", r.written_files);
+    j.key("unix_sockets").begin_array();
+    for (const auto& s : r.unix_sockets) {
+        j.begin_object().key("path").value(s.path).key("holders").begin_array();
+        for (const auto& h : s.holders) process(h);
+        j.end_array().end_object();
+    }
+    j.end_array();
+    j.key("swaps").begin_array();
+    for (const auto& s : r.swaps) j.begin_object().key("name").value(s.name).key("used_kib").value(s.used_kib).end_object();
+    j.end_array();
+    j.key("loop_devices").begin_array();
+    for (const auto& l : r.loop_devices) j.value(l);
+    j.end_array();
+    j.key("other_mounts").begin_array();
+    for (const auto& m : r.other_mounts)
+        j.begin_object().key("mount_point").value(m.mount_point).key("fs_type").value(m.fs_type)
+            .key("source").value(m.source).key("network_or_fuse").value(m.network_or_fuse).end_object();
+    j.end_array();
+    j.key("processes_on_root").begin_array();
+    for (const auto& p : r.processes_on_root) process(p);
+    j.end_array();
+    j.key("memory").begin_object().key("available_kib").value(r.available_kib).key("needed_kib").value(r.needed_kib)
+        .end_object();
+    j.end_object();
+    return j.str() + "\n";
+}
+
+}  // namespace offroot

@@ -1,0 +1,83 @@
+// offroot check: what holds the root filesystem, and whether `offroot
+// enter` can go ahead. Changes nothing.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "system/emergency.hpp"
+#include "system/init_system.hpp"
+#include "base/result.hpp"
+
+namespace offroot {
+
+struct CheckOptions {
+    // RAM that must stay free in DETACHED state for the work on the disk
+    // (e2fsck of a large filesystem wants a lot).
+    uint64_t min_free_kib = 64 * 1024;
+};
+
+struct ProcessRef {
+    pid_t pid = 0;
+    std::string comm;
+};
+
+struct HeldFile {
+    ProcessRef process;
+    int fd = -1;  // -1: a mapping, not a descriptor
+    std::string path;
+};
+
+struct BoundSocket {
+    std::string path;
+    std::vector<ProcessRef> holders;
+};
+
+struct OtherMount {
+    std::string mount_point;
+    std::string fs_type;
+    std::string source;
+    bool network_or_fuse = false;
+};
+
+struct SwapOnDisk {
+    std::string name;
+    uint64_t used_kib = 0;
+};
+
+struct CheckReport {
+    std::string root_source;  // e.g. /dev/vda1
+    std::string root_fs_type;
+    std::string root_mount_point;  // where the real root is as seen from here: "/" or "/.."
+    std::string root_disk;         // "vda"
+
+    SystemStatus system;
+    InitInfo init;
+
+    std::vector<HeldFile> deleted_files;   // unlinked but open or mapped
+    std::vector<HeldFile> written_files;   // open for writing
+    std::vector<BoundSocket> unix_sockets; // bound on the root filesystem
+    std::vector<SwapOnDisk> swaps;         // swap file on the root, or partition of its disk
+    std::vector<std::string> loop_devices; // backed by a file on the root
+    std::vector<OtherMount> other_mounts;  // everything else under the root, unmounted by enter
+    std::vector<ProcessRef> processes_on_root;  // run from the disk: stopped by enter
+
+    uint64_t available_kib = 0;
+    uint64_t needed_kib = 0;
+
+    std::vector<std::string> blockers;  // no-go, with what to do
+    std::vector<std::string> notes;     // what enter will handle
+
+    bool go() const { return blockers.empty(); }
+};
+
+Result<CheckReport> run_check(const CheckOptions& options);
+
+std::string format_check_human(const CheckReport& report);
+std::string format_check_json(const CheckReport& report);
+
+}  // namespace offroot

@@ -1,0 +1,130 @@
+#include "system/services.hpp"
+
+#include <algorithm>
+#include <array>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "base/files.hpp"
+#include "base/subprocess.hpp"
+
+namespace offroot {
+
+bool sysvinit_script_is_kept(const std::string& name) {
+    // K01foo -> foo
+    std::string base = name;
+    if (base.size() > 3 && (base[0] == 'K' || base[0] == 'S') && std::isdigit(static_cast<unsigned char>(base[1])) &&
+        std::isdigit(static_cast<unsigned char>(base[2])))
+        base = base.substr(3);
+    static const std::array<const char*, 12> kept = {
+        "networking", "ifupdown", "ifupdown-clean", "sendsigs", "umountnfs.sh", "umountfs",
+        "umountroot", "halt", "reboot", "killprocs", "single", "rc.local"};
+    return std::find_if(kept.begin(), kept.end(), [&](const char* k) { return base == k; }) != kept.end();
+}
+
+std::vector<std::string> sysvinit_stop_order(const std::vector<std::string>& rc0_names) {
+    std::vector<std::string> order;
+    for (const auto& n : rc0_names)
+        if (n.size() > 3 && n[0] == 'K' && !sysvinit_script_is_kept(n)) order.push_back(n);
+    std::sort(order.begin(), order.end());
+    return order;
+}
+
+namespace {
+
+Result<std::string> run_checked(const Command& c) {
+    auto r = run_command(c);
+    if (!r) return r.error();
+    if (!r->ok())
+        return plain_error(describe(c) + " exited with status " + std::to_string(r->exit_status) + ": " + r->output);
+    return "$ " + describe(c) + "\n" + r->output;
+}
+
+}  // namespace
+
+Result<std::string> stop_services(const InitInfo& init, const std::string& real_root) {
+    switch (init.kind) {
+        case InitSystem::systemd: {
+            Command c{{"systemctl", "isolate", kDetachedTarget}, real_root, 300};
+            return run_checked(c);
+        }
+        case InitSystem::sysvinit: {
+            auto names = list_dir(path_join(real_root, "etc/rc0.d"));
+            if (!names) return names.error();
+            std::string log;
+            for (const auto& script : sysvinit_stop_order(*names)) {
+                Command c{{"/etc/rc0.d/" + script, "stop"}, real_root, 120};
+                auto r = run_command(c);
+                if (!r) return r.error();
+                log += "$ " + describe(c) + " -> " + std::to_string(r->exit_status) + "\n" + r->output;
+            }
+            return log;
+        }
+        case InitSystem::unknown: break;
+    }
+    return plain_error("stopping services: unknown init system " + quoted(init.binary));
+}
+
+Result<std::string> start_services(const InitInfo& init, const std::string& real_root) {
+    switch (init.kind) {
+        case InitSystem::systemd: return run_checked(Command{{"systemctl", "isolate", "default.target"}, real_root, 300});
+        case InitSystem::sysvinit: {
+            auto level = run_command(Command{{"runlevel"}, real_root, 10});
+            std::string runlevel = "2";
+            if (level && level->ok() && level->output.size() >= 3) runlevel = level->output.substr(2, 1);
+            return run_checked(Command{{"/etc/init.d/rc", runlevel}, real_root, 300});
+        }
+        case InitSystem::unknown: break;
+    }
+    return plain_error("starting services: unknown init system");
+}
+
+namespace {
+
+// sysvinit's control FIFO protocol (initreq.h): what `telinit u` sends. We
+// write it ourselves: in Debian, telinit is a link to /sbin/init, which is
+// the stub by now.
+struct InitRequest {
+    int magic;
+    int cmd;
+    int runlevel;
+    int sleeptime;
+    char data[368];
+};
+static_assert(sizeof(InitRequest) == 384, "initreq.h's struct init_request is 384 bytes");
+
+Status ask_sysvinit_to_reexec(const std::string& real_root) {
+    const std::string fifo = path_join(real_root, "run/initctl");
+    auto fd = open_path(fifo, O_WRONLY | O_NONBLOCK);
+    if (!fd) return fd.error().context("sysvinit's control FIFO");
+    InitRequest request{};
+    request.magic = 0x03091969;  // INIT_MAGIC
+    request.cmd = 1;             // INIT_CMD_RUNLVL
+    request.runlevel = 'U';      // re-execute
+    ssize_t n = ::write(fd->get(), &request, sizeof request);
+    if (n != static_cast<ssize_t>(sizeof request)) return sys_error("write(" + quoted(fifo) + ", re-exec request)");
+    return {};
+}
+
+}  // namespace
+
+Status request_reexec(const InitInfo& init, const std::string& real_root) {
+    switch (init.kind) {
+        case InitSystem::systemd: {
+            // systemctl may report the connection reset by the re-exec: the
+            // caller watches PID 1's binary instead of the exit status.
+            // Under the pivot switch PID 1 already lives in rootfs, so
+            // systemctl, run in the real root, finds itself "in a chroot" and
+            // would ignore the request ("Running in chroot, ignoring command").
+            auto r = run_command(Command{{"systemctl", "daemon-reexec"}, real_root, 60, {"SYSTEMD_IGNORE_CHROOT=1"}});
+            if (!r) return r.error();
+            return {};
+        }
+        case InitSystem::sysvinit: return ask_sysvinit_to_reexec(real_root);
+        case InitSystem::unknown: break;
+    }
+    return plain_error("no way to re-execute PID 1 " + quoted(init.binary));
+}
+
+}  // namespace offroot

@@ -1,0 +1,35 @@
+// Stopping and starting the services of the real system through its own
+// init system, so that each stops with its own stop logic (a database
+// flushes, a writer closes its file) — and the network stays up.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+#include "system/init_system.hpp"
+
+namespace offroot {
+
+// systemd: the target `offroot enter` isolates. It wants only the network's
+// units; isolating it stops every other service, socket and timer. Mounts,
+// swaps and scopes are left alone by isolate (IgnoreOnIsolate).
+inline constexpr const char* kDetachedTarget = "offroot-detached.target";
+
+// sysvinit: stop scripts of /etc/rc0.d that must not run: the network and
+// what would kill everything or unmount the disk under us.
+bool sysvinit_script_is_kept(const std::string& script_name);
+
+// The stop scripts to run, in order, from the names in /etc/rc0.d.
+std::vector<std::string> sysvinit_stop_order(const std::vector<std::string>& rc0_names);
+
+// Runs inside `real_root` (chroot). Returns a log of what ran.
+Result<std::string> stop_services(const InitInfo& init, const std::string& real_root);
+// The undo: the services of the default target / running runlevel again.
+Result<std::string> start_services(const InitInfo& init, const std::string& real_root);
+
+// Asks PID 1 to re-execute itself (it then execs the stub bound over its
+// binary): systemctl daemon-reexec, telinit u.
+Status request_reexec(const InitInfo& init, const std::string& real_root);
+
+}  // namespace offroot

@@ -1,0 +1,189 @@
+#include "transitions/init_stub.hpp"
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "kernel/chroot_escape.hpp"
+#include "base/files.hpp"
+#include "kernel/kernel_cmdline.hpp"
+#include "base/log.hpp"
+#include "system/rootfs.hpp"
+
+namespace offroot {
+namespace {
+
+void close_inherited_fds() {
+    // systemd hands its serialized state over in fds; any of them open on
+    // the disk would keep it busy.
+    if (::syscall(SYS_close_range, 3U, ~0U, 0U) == 0) return;
+    auto names = list_dir("/proc/self/fd");
+    if (!names) return;
+    for (const auto& n : *names) {
+        int fd = std::atoi(n.c_str());
+        if (fd > 2) ::close(fd);
+    }
+}
+
+void reopen_console() {
+    int fd = ::open("/dev/console", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (fd < 0) return;  // nothing to write to; kmsg may still work
+    for (int std_fd = 0; std_fd < 3; ++std_fd) ::dup2(fd, std_fd);  // dup2 clears O_CLOEXEC
+    if (fd > 2) ::close(fd);
+}
+
+// Ignored signals are set to SIG_IGN, which also discards any pending one,
+// so nothing queued while we were PID 1 reaches the real init after exec.
+void take_signals() {
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    for (int sig = 1; sig < NSIG; ++sig) {
+        if (sig == SIGKILL || sig == SIGSTOP || sig == SIGCHLD || sig == SIGUSR1) continue;
+        ::sigaction(sig, &ignore, nullptr);  // EINVAL for the few that cannot be caught
+    }
+    sigset_t waited;
+    ::sigemptyset(&waited);
+    ::sigaddset(&waited, SIGCHLD);
+    ::sigaddset(&waited, SIGUSR1);
+    ::sigprocmask(SIG_SETMASK, &waited, nullptr);
+}
+
+// exec keeps SIG_IGN and the signal mask: give init a clean slate.
+void release_signals() {
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        ::sigaction(sig, &dfl, nullptr);
+    }
+    sigset_t none;
+    ::sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+void reap_children() {
+    for (;;) {
+        pid_t pid = ::waitpid(-1, nullptr, WNOHANG);
+        if (pid <= 0) return;
+    }
+}
+
+bool root_is_rootfs() { return is_kept_rootfs("/"); }
+
+// Climbing out of a chroot stops at rootfs: on kernels that mount rootfs
+// on nullfs, the top of the namespace is an empty filesystem below it.
+Result<struct stat> escape_to_rootfs() {
+    return escape_chroot([]() { return is_kept_rootfs("."); });
+}
+
+void describe_root() {
+    if (root_is_rootfs()) {
+        log_info("PID 1 is offroot-init, running from rootfs; send SIGUSR1 once the root is mounted on top of / "
+                 "or pivoted in");
+    } else {
+        log_error("offroot-init could not reach rootfs: its \"/\" is not the emergency environment; "
+                  "it keeps running as PID 1 so that the system does not panic");
+    }
+}
+
+// The real root is back: on top of "/" (move switch: enter it through
+// "/..") or already our root (pivot switch: `offroot return` pivoted every
+// process of rootfs into it). Become its init. Returns only when that could
+// not be done; the stub then stays where it is.
+void return_to_real_init(const InitStubOptions& options) {
+    const bool pivoted_in = !root_is_rootfs();
+    if (!pivoted_in) {
+        auto here = stat_path("/");
+        auto above = stat_path("/..");
+        if (!here || !above) {
+            log_error("SIGUSR1: cannot stat \"/\" or \"/..\"");
+            return;
+        }
+        if (same_inode(*here, *above)) {
+            log_error("SIGUSR1, but nothing is mounted on top of \"/\": mount the root and move it onto \"/\" first "
+                      "(offroot return does this)");
+            return;
+        }
+    }
+    auto cmdline = KernelCmdline::read(options.cmdline_path);
+    KernelCmdline args = cmdline ? *cmdline : KernelCmdline::parse("");
+    if (!cmdline) log_warning("reading the kernel command line: " + cmdline.error().message() + "; using /sbin/init");
+    const std::string init = args.init_path();
+    std::vector<std::string> init_args = args.init_arguments();
+
+    // Where to go back to when init cannot be started: the pivot switch's
+    // undo is offroot return's (it pivots rootfs back), the move switch's
+    // is our own escape.
+    auto back_to_rootfs = [pivoted_in]() {
+        if (pivoted_in) return;
+        if (auto back = escape_to_rootfs(); !back) log_error("getting back to rootfs: " + back.error().message());
+    };
+    if (!pivoted_in && ::chroot("/..") != 0) {
+        log_error(sys_error("chroot(\"/..\")").message());
+        return;
+    }
+    if (::chdir("/") != 0) log_warning(sys_error("chdir(\"/\")").message());
+    if (::access(init.c_str(), X_OK) != 0) {
+        log_error(sys_error("access(" + quoted(init) + ", X_OK) in the returned root").message() +
+                  "; staying in rootfs");
+        back_to_rootfs();
+        return;
+    }
+    log_info("handing PID 1 back to " + init);
+    reap_children();
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(init.c_str()));
+    for (auto& a : init_args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    char home[] = "HOME=/";
+    char term[] = "TERM=linux";
+    char* envp[] = {home, term, nullptr};
+    release_signals();
+    ::execve(init.c_str(), argv.data(), envp);
+    int err = errno;
+    take_signals();
+    log_error(sys_error("execve(" + quoted(init) + ")", err).message() + "; staying in rootfs");
+    back_to_rootfs();
+}
+
+}  // namespace
+
+void run_init_stub(const InitStubOptions& options) {
+    take_signals();
+    // Move switch: we start chrooted in the real root, moved aside to
+    // rootfs:/root, and climb out. Pivot switch: enter's pivot_root has
+    // already made rootfs our root, and climbing would lead past it to the
+    // empty nullfs underneath.
+    Status escaped;
+    if (!root_is_rootfs())
+        if (auto climbed = escape_to_rootfs(); !climbed) escaped = climbed.error();
+    close_inherited_fds();
+    reopen_console();
+    configure_log(LogSinks{.to_stderr = true, .to_kmsg = true, .ram_log = {}, .tag = "offroot-init"});
+    if (!escaped) log_error("leaving the chroot: " + escaped.error().message());
+    describe_root();
+
+    sigset_t waited;
+    ::sigemptyset(&waited);
+    ::sigaddset(&waited, SIGCHLD);
+    ::sigaddset(&waited, SIGUSR1);
+    for (;;) {
+        siginfo_t info{};
+        int sig = ::sigwaitinfo(&waited, &info);
+        if (sig == SIGCHLD) {
+            reap_children();
+        } else if (sig == SIGUSR1) {
+            return_to_real_init(options);
+        }
+        // EINTR and anything else: wait again. PID 1 never leaves.
+    }
+}
+
+}  // namespace offroot

@@ -1,0 +1,51 @@
+// The two state transitions, each in one place:
+//   enter:  NORMAL   -> DETACHED   (transition_enter.cpp)
+//   return: DETACHED -> NORMAL     (transition_return.cpp)
+// Both run inside rootfs (the 1022 session), log every step to stderr,
+// /dev/kmsg and /var/lib/offroot/log, and undo what they did when a step
+// fails.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "base/result.hpp"
+
+namespace offroot {
+
+inline constexpr const char* kStateDir = "/var/lib/offroot";
+inline constexpr const char* kRamLog = "/var/lib/offroot/log";
+inline constexpr const char* kDetachRecord = "/var/lib/offroot/detached";
+inline constexpr const char* kNetworkRecord = "/var/lib/offroot/network";
+
+// What enter leaves for return: the root it took away and the init it
+// replaced.
+struct DetachRecord {
+    std::string root_device;
+    std::string root_fs_type;
+    std::string init_kind;
+    std::string init_binary;
+};
+std::string serialize(const DetachRecord& record);
+Result<DetachRecord> parse_detach_record(const std::string& text);
+Result<DetachRecord> read_detach_record();
+
+struct EnterOptions {
+    uint64_t min_free_kib = 64 * 1024;
+    int kill_grace_seconds = 10;
+};
+
+struct ReturnOptions {
+    std::string root_device;  // empty: the one enter took away
+    bool fsck = false;
+    int sshd_wait_seconds = 180;
+};
+
+Status enter_detached(const EnterOptions& options);
+Status return_to_root(const ReturnOptions& options);
+
+// From a normal session: start `offroot enter` inside rootfs, detached from
+// this session (which is about to end), and return.
+Status continue_enter_in_rootfs(const std::string& rootfs_path);
+
+}  // namespace offroot

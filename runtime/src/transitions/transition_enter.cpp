@@ -1,0 +1,423 @@
+// NORMAL -> DETACHED. See transition.hpp; the steps are the plan of
+// plan.cpp, in the same order.
+#include <fcntl.h>
+#include <linux/loop.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/swap.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <set>
+#include <thread>
+
+#include "kernel/block_device.hpp"
+#include "base/clock.hpp"
+#include "system/emergency.hpp"
+#include "base/files.hpp"
+#include "system/holders.hpp"
+#include "base/log.hpp"
+#include "kernel/mount.hpp"
+#include "kernel/mountinfo.hpp"
+#include "kernel/network.hpp"
+#include "kernel/processes.hpp"
+#include "switches/root_switch.hpp"
+#include "system/services.hpp"
+#include "transitions/transition.hpp"
+#include "base/undo.hpp"
+
+namespace offroot {
+
+std::string serialize(const DetachRecord& r) {
+    return "ROOT_DEVICE=" + r.root_device + "\nROOT_FS_TYPE=" + r.root_fs_type + "\nINIT=" + r.init_kind +
+           "\nINIT_BINARY=" + r.init_binary + "\n";
+}
+
+Result<DetachRecord> parse_detach_record(const std::string& text) {
+    DetachRecord r;
+    size_t start = 0;
+    while (start < text.size()) {
+        size_t end = text.find('\n', start);
+        if (end == std::string::npos) end = text.size();
+        std::string line = text.substr(start, end - start);
+        start = end + 1;
+        auto eq = line.find('=');
+        if (eq == std::string::npos) continue;
+        std::string key = line.substr(0, eq), value = line.substr(eq + 1);
+        if (key == "ROOT_DEVICE") r.root_device = value;
+        if (key == "ROOT_FS_TYPE") r.root_fs_type = value;
+        if (key == "INIT") r.init_kind = value;
+        if (key == "INIT_BINARY") r.init_binary = value;
+    }
+    if (r.root_device.empty()) return plain_error("the detach record names no root device");
+    return r;
+}
+
+Result<DetachRecord> read_detach_record() {
+    auto text = read_file(kDetachRecord);
+    if (!text) return text.error();
+    return parse_detach_record(*text);
+}
+
+namespace {
+
+std::string seconds_text(double s) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f s", s);
+    return buf;
+}
+
+bool alive(pid_t pid) { return ::kill(pid, 0) == 0 || errno == EPERM; }
+
+bool pid1_runs(const struct stat& binary) {
+    auto exe = stat_path("/proc/1/exe");
+    return exe && same_inode(*exe, binary);
+}
+
+// Names the processes that use a filesystem: for the message when it will
+// not unmount.
+std::string holders_of(dev_t dev) {
+    auto processes = scan_processes();
+    if (!processes) return "(cannot scan /proc)";
+    std::string out;
+    for (const auto& p : *processes) {
+        if (p.kernel_thread) continue;
+        if (uses_device(p, dev)) out += (out.empty() ? "" : ", ") + std::to_string(p.stat.pid) + " (" + p.stat.comm + ")";
+    }
+    return out.empty() ? "no process (a kernel user: swap, loop, another mount?)" : out;
+}
+
+// Bounded retries, as dracut's shutdown does; a kernel interface that stays
+// busy is detached lazily (nothing of the disk is in it), a filesystem of
+// the disk never is: the disk must end up free.
+// `prefix` leads to the mount table's root from here ("" or "/proc/1/root").
+Status unmount_one(const MountEntry& m, const std::string& prefix) {
+    const std::string target = prefix + m.mount_point;
+    for (int attempt = 1;; ++attempt) {
+        if (::umount2(target.c_str(), 0) == 0) return {};
+        int err = errno;
+        if (err == EINVAL || err == ENOENT) return {};  // already gone with its parent
+        // Nothing of the disk is in a kernel interface or in RAM: no point waiting.
+        if (is_kernel_interface_fs(m.fs_type) || m.fs_type == "tmpfs" || m.fs_type == "ramfs")
+            return unmount(target, MNT_DETACH);
+        if (err != EBUSY || attempt >= 5) {
+            return Error{"umount2(" + quoted(target) + ", 0)", err,
+                         "held by " + holders_of(m.dev()) + "; stop them and run offroot enter again"};
+        }
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+}
+
+// Pivot switch: PID 1 re-executes inside rootfs, by the path its binary
+// has there. systemd execs its compiled-in path (/lib/systemd/systemd up
+// to Debian 12, /usr/lib/systemd/systemd after the /usr merge) and falls
+// back to /sbin/init; sysvinit execs /sbin/init. The stub goes on each;
+// what was there (busybox' init applet) is set aside and put back.
+std::vector<std::string> reexec_paths(const InitInfo& init) {
+    std::vector<std::string> paths{init.binary};
+    if (init.kind == InitSystem::systemd) {
+        paths.push_back("/usr/lib/systemd/systemd");
+        paths.push_back("/lib/systemd/systemd");
+    }
+    paths.push_back("/sbin/init");
+    std::vector<std::string> unique;
+    for (const auto& p : paths)
+        if (!p.empty() && std::find(unique.begin(), unique.end(), p) == unique.end()) unique.push_back(p);
+    return unique;
+}
+
+Status make_parents(const std::string& path, UndoStack& undo) {
+    const auto slash = path.rfind('/');
+    if (slash == 0 || slash == std::string::npos) return {};
+    const std::string parent = path.substr(0, slash);
+    if (exists_nofollow(parent) || stat_path(parent)) return {};
+    if (auto s = make_parents(parent, undo); !s) return s;
+    if (auto s = make_dir(parent, 0755); !s) return s;
+    undo.push("mkdir " + parent, [parent]() -> Status {
+        if (::rmdir(parent.c_str()) != 0) return sys_error("rmdir(" + quoted(parent) + ")");
+        return {};
+    });
+    return {};
+}
+
+Status place_stub_in_rootfs(const std::string& stub_path, const std::string& path, UndoStack& undo) {
+    auto target = stat_path(stub_path);
+    if (!target) return target.error();
+    if (auto there = stat_path(path); there && same_inode(*there, *target)) return {};  // via a symlinked directory
+    if (auto s = make_parents(path, undo); !s) return s;
+    if (exists_nofollow(path)) {
+        const std::string aside = path + ".offroot-aside";
+        if (::rename(path.c_str(), aside.c_str()) != 0) return sys_error("rename(" + quoted(path) + ", " + quoted(aside) + ")");
+        undo.push("set aside " + path, [path, aside]() -> Status {
+            if (::rename(aside.c_str(), path.c_str()) != 0)
+                return sys_error("rename(" + quoted(aside) + ", " + quoted(path) + ")");
+            return {};
+        });
+    }
+    if (::symlink(stub_path.c_str(), path.c_str()) != 0)
+        return sys_error("symlink(" + quoted(stub_path) + ", " + quoted(path) + ")");
+    undo.push("stub at " + path, [path]() -> Status {
+        if (::unlink(path.c_str()) != 0) return sys_error("unlink(" + quoted(path) + ")");
+        return {};
+    });
+    return {};
+}
+
+struct TimedStep {
+    const char* name;
+    double started = monotonic_seconds();
+    explicit TimedStep(const char* n) : name(n) { log_info("enter: " + std::string(name) + "..."); }
+    double done() const {
+        double took = monotonic_seconds() - started;
+        log_info("enter: " + std::string(name) + " done in " + seconds_text(took));
+        return took;
+    }
+};
+
+}  // namespace
+
+Status enter_detached(const EnterOptions& options) {
+    const double t0 = monotonic_seconds();
+    if (auto s = make_dir(kStateDir, 0700); !s) return s;
+    configure_log(LogSinks{.to_stderr = true, .to_kmsg = true, .ram_log = kRamLog, .tag = "offroot"});
+
+    // --- preflight: changes nothing, refuses with the reasons.
+    CheckOptions check_options;
+    check_options.min_free_kib = options.min_free_kib;
+    auto report = run_check(check_options);
+    if (!report) return report.error().context("preflight");
+    if (!report->go()) {
+        std::string reasons;
+        for (const auto& b : report->blockers) reasons += "\n  - " + b;
+        return plain_error("refusing to enter, nothing was changed:" + reasons);
+    }
+    if (!report->system.emergency || !report->system.emergency->we_run_in_rootfs)
+        return plain_error("offroot enter runs in the emergency environment", "ssh -p 1022 root@this-host, then offroot enter");
+    const InitInfo init = report->init;
+    DetachRecord record{report->root_source, report->root_fs_type, to_string(init.kind), init.binary};
+    if (auto s = check_block_device(record.root_device); !s)
+        return s.error().context("the root filesystem's source is not a device offroot can free");
+    if (auto s = write_file(kDetachRecord, serialize(record), O_CREAT | O_TRUNC, 0600); !s) return s;
+    log_info("enter: " + record.root_device + " (" + record.root_fs_type + "), init " + to_string(init.kind));
+
+    UndoStack undo;
+    const RootSwitch root_switch = report->system.emergency->root_switch;
+    const bool pivot = root_switch == RootSwitch::pivot;
+    // Before the switch: the real root as seen from here. After it: PID 1
+    // lives in rootfs, and the real root is at <prefix>/root.
+    const RealRootView real_root = real_root_view(report->system);
+    const std::string rootfs = pid1_rootfs_prefix(root_switch);
+    const std::string aside = rootfs + "/root";
+    log_info("enter: root switch " + to_string(root_switch));
+
+    // --- the network, as the kernel has it now.
+    TimedStep net_step("snapshot-network");
+    auto network = snapshot_network();
+    if (!network) return network.error().context("recording the network");
+    if (auto s = write_file(kNetworkRecord, serialize(*network), O_CREAT | O_TRUNC, 0600); !s) return s;
+    // Name resolution for the tools of the 1022 session once resolved and
+    // the real /etc are gone: the upstream servers, not resolved's stub.
+    for (const char* source : {"/run/systemd/resolve/resolv.conf", "/etc/resolv.conf"}) {
+        auto dns = read_file(real_root.path(source));
+        if (!dns) continue;
+        if (auto s = write_file("/etc/resolv.conf", *dns, O_CREAT | O_TRUNC, 0644); !s)
+            log_warning("keeping the DNS servers: " + s.error().message());
+        break;
+    }
+    net_step.done();
+
+    // --- the services, stopped by the init system itself.
+    TimedStep services_step("stop-services");
+    auto stopped = stop_services(init, real_root.root());
+    if (!stopped) return stopped.error().context("stopping the services");
+    undo.push("stop-services", [init, real_root]() -> Status {
+        auto r = start_services(init, real_root.root());
+        if (!r) return r.error();
+        return {};
+    });
+    const double services_seconds = services_step.done();
+
+    // --- the real root aside, into rootfs:/root. systemd made every mount
+    // shared; MS_MOVE and pivot_root refuse to move a mount out of a shared
+    // parent.
+    const std::string stub_path = std::string(kRootfsLibDir) + "/" + kInitStubName;
+    auto stub = stat_path(stub_path);
+    if (!stub) return stub.error();
+    if (pivot) {
+        // rootfs becomes everybody's root (PID 1, kernel threads, what is
+        // left of the services), except our sessions, which live in a bind
+        // of it; the real root goes to rootfs:/root.
+        TimedStep pivot_step("pivot-root-aside");
+        if (auto s = make_private(real_root.root(), true); !s) return s.error().context("making the mounts private");
+        if (auto s = make_dir("/root", 0700); !s) return s;
+        if (auto s = pivot_root_as(real_root.root(), kRootfsMountPoint, "root"); !s)
+            return s.error().context("pivoting into rootfs");
+        undo.push("pivot-root-aside", []() { return pivot_rootfs_under_real_root(); });
+        pivot_step.done();
+    } else {
+        TimedStep move_step("move-root-aside");
+        if (auto s = make_private("/", true); !s) return s.error().context("making the mounts private");
+        if (auto s = make_dir("/root", 0700); !s) return s;
+        if (auto s = move_mount("/..", "/root"); !s) return s.error().context("moving the real root aside");
+        undo.push("move-root-aside", []() { return move_mount("/root", "/"); });
+        move_step.done();
+    }
+
+    // --- PID 1 becomes the stub by re-executing. Move switch: PID 1 still
+    // lives in the real root, so the stub is bound over its binary there.
+    // Pivot switch: PID 1 already lives in rootfs, so the stub is linked
+    // where it will look.
+    TimedStep stub_step("replace-pid1");
+    UndoStack stub_placement;
+    if (pivot) {
+        for (const auto& path : reexec_paths(init))
+            if (auto s = place_stub_in_rootfs(stub_path, path, stub_placement); !s)
+                return s.error().context("putting the stub where PID 1 re-executes");
+    } else {
+        const std::string bind_target = aside + init.binary;
+        if (auto s = bind_mount(stub_path, bind_target, false); !s) return s.error().context("binding the stub over init");
+        stub_placement.push("bind-stub", [bind_target]() { return unmount(bind_target, MNT_DETACH); });
+    }
+    // On failure below, stub_placement (declared after undo) is rolled
+    // back first, then the switch.
+    if (auto s = request_reexec(init, aside); !s) return s.error().context("asking PID 1 to re-execute");
+    for (int i = 0; i < 300 && !pid1_runs(*stub); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (!pid1_runs(*stub)) return plain_error("PID 1 did not become offroot-init within 30 s of " + init.reexec_command);
+    // From here the way back is the return path: the root on top of "/"
+    // again (or pivoted back in) and SIGUSR1, and the real init boots as
+    // after the initramfs.
+    undo.commit();
+    undo.push("replace-pid1", [pivot]() -> Status {
+        if (pivot) {
+            if (auto s = pivot_rootfs_under_real_root(); !s) return s;
+        } else if (auto s = move_mount("/root", "/"); !s) {
+            return s;
+        }
+        if (::kill(1, SIGUSR1) != 0) return sys_error("kill(1, SIGUSR1)");
+        return {};
+    });
+    // The stub runs from its own file now; what led PID 1 to it goes.
+    if (!stub_placement.rollback()) log_warning("could not remove all that led PID 1 to the stub (logged above)");
+    stub_step.done();
+
+    // --- what still runs from the disk: TERM, bounded wait, KILL.
+    TimedStep kill_step("kill-leftovers");
+    auto env = find_emergency_environment();
+    if (!env || !*env) return plain_error("the emergency environment vanished");
+    auto processes = scan_processes(ScanOptions{.proc = "/proc", .with_files = false});
+    if (!processes) return processes.error();
+    // Spared: the processes that share our root mount, i.e. the sessions.
+    // By root directory alone, after a pivot every leftover service would
+    // look like one of ours: they all have rootfs as their root now.
+    std::vector<pid_t> spared;
+    if (const auto own_mount = mount_id_of("/proc/self/root"); own_mount) {
+        for (const auto& p : *processes)
+            if (p.root_mount_id == own_mount) spared.push_back(p.stat.pid);
+    } else if (pivot) {
+        return plain_error("the kernel does not report mount ids (statx STATX_MNT_ID): cannot tell the sessions "
+                           "from the services after pivot_root");
+    } else {
+        spared = (*env)->processes;
+    }
+    auto victims = select_processes_to_stop(*processes, spared, ::getpid());
+    for (pid_t pid : victims) ::kill(pid, SIGTERM);
+    const double kill_deadline = monotonic_seconds() + options.kill_grace_seconds;
+    auto remaining = [&]() {
+        std::vector<pid_t> left;
+        for (pid_t pid : victims)
+            if (alive(pid)) left.push_back(pid);
+        return left;
+    };
+    while (!remaining().empty() && monotonic_seconds() < kill_deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto stubborn = remaining();
+    for (pid_t pid : stubborn) ::kill(pid, SIGKILL);
+    for (int i = 0; i < 50 && !remaining().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    log_info("enter: stopped " + std::to_string(victims.size()) + " processes (" + std::to_string(stubborn.size()) +
+             " needed SIGKILL)");
+    if (auto left = remaining(); !left.empty()) {
+        std::string names;
+        for (pid_t pid : left) names += " " + std::to_string(pid);
+        return plain_error("processes survived SIGKILL (stuck in the kernel?):" + names);
+    }
+    kill_step.done();
+
+    TimedStep restore_step("restore-network");
+    auto restored = restore_network(*network);
+    if (!restored) {
+        log_error("restoring the network: " + restored.error().message());
+    } else {
+        for (const auto& r : *restored) log_info("enter: restored " + r);
+    }
+    restore_step.done();
+
+    // --- swap and loop devices on the disk, then every mount, children first.
+    TimedStep free_step("free-the-disk");
+    for (const auto& sw : report->swaps) {
+        const std::string path = sw.name.rfind("/dev/", 0) == 0 ? sw.name : aside + sw.name;
+        if (::swapoff(path.c_str()) != 0) return sys_error("swapoff(" + quoted(path) + ")");
+        log_info("enter: swapoff " + path);
+    }
+    auto table = MountTable::read(pid1_mountinfo(root_switch));
+    if (!table) return table.error();
+    std::vector<const MountEntry*> order = table->unmount_order("/root");
+    for (const MountEntry* m : order) {
+        if (m->mount_point == "/root") continue;
+        if (auto s = unmount_one(*m, rootfs); !s) return s.error();
+    }
+    for (const auto& l : report->loop_devices) {
+        const std::string dev = l.substr(0, l.find(' '));
+        auto fd = open_path(dev, O_RDONLY);
+        if (!fd) return fd.error();
+        if (::ioctl(fd->get(), LOOP_CLR_FD, 0) != 0) return sys_error("ioctl(" + quoted(dev) + ", LOOP_CLR_FD)");
+        log_info("enter: detached " + dev);
+    }
+    for (const MountEntry* m : order) {
+        if (m->mount_point != "/root") continue;
+        if (auto s = unmount_one(*m, rootfs); !s) return s.error();
+    }
+    if (auto s = check_device_free(record.root_device); !s)
+        return s.error().context(record.root_device + " is still in use after every mount went away");
+    const double free_seconds = free_step.done();
+    (void)free_seconds;
+    undo.commit();
+
+    const double total = monotonic_seconds() - t0;
+    log_info("DETACHED: " + record.root_device + " is free, " + seconds_text(total) + " after offroot enter (services " +
+             seconds_text(services_seconds) + ", offroot " + seconds_text(total - services_seconds) + ")");
+    return {};
+}
+
+Status continue_enter_in_rootfs(const std::string& rootfs_path) {
+    pid_t child = ::fork();
+    if (child < 0) return sys_error("fork()");
+    if (child == 0) {
+        ::setsid();
+        ::signal(SIGHUP, SIG_IGN);
+        // systemd (257 does, 252 did not) stops the login session's scope
+        // when it isolates the detached target, killing everything in that
+        // cgroup: leave it for the root cgroup, where the emergency
+        // environment lives since the initramfs. "0" is the writer itself.
+        for (const char* procs : {"/sys/fs/cgroup/cgroup.procs", "/sys/fs/cgroup/systemd/cgroup.procs"})
+            if (write_file(procs, "0", O_WRONLY, 0)) break;
+        if (::chroot(rootfs_path.c_str()) != 0 || ::chdir("/") != 0) ::_exit(126);
+        // The session that started us is about to be killed: the log in
+        // RAM and the kernel's ring buffer carry the messages from here.
+        int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+        for (int fd = 0; null >= 0 && fd < 3; ++fd) ::dup2(null, fd);
+        char self[] = "/usr/sbin/offroot";
+        char enter[] = "enter";
+        char* argv[] = {self, enter, nullptr};
+        char path[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+        char* envp[] = {path, nullptr};
+        ::execve(self, argv, envp);
+        ::_exit(127);
+    }
+    return {};
+}
+
+}  // namespace offroot

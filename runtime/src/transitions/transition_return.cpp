@@ -1,0 +1,168 @@
+// DETACHED -> NORMAL. See transition.hpp.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "kernel/block_device.hpp"
+#include "base/clock.hpp"
+#include "system/emergency.hpp"
+#include "base/files.hpp"
+#include "base/log.hpp"
+#include "kernel/mount.hpp"
+#include "switches/root_switch.hpp"
+#include "base/subprocess.hpp"
+#include "transitions/transition.hpp"
+#include "base/undo.hpp"
+
+namespace offroot {
+namespace {
+
+bool sshd_answers() {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    struct sockaddr_in addr {};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(22);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = ::connect(fd, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) == 0;
+    if (ok) {
+        // An answer is its banner, not just an accepted connection.
+        struct timeval tv{5, 0};
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        char buf[8] = {};
+        ok = ::read(fd, buf, 4) == 4 && std::string(buf, 4) == "SSH-";
+    }
+    ::close(fd);
+    return ok;
+}
+
+Status run_fsck(const std::string& device, const std::string& fs_type) {
+    Command c;
+    if (fs_type.rfind("ext", 0) == 0) {
+        c.argv = {"e2fsck", "-p", device};
+    } else {
+        return plain_error("--fsck: no checker known for " + fs_type, "run the filesystem's own fsck, then return without --fsck");
+    }
+    c.timeout_seconds = 3600;
+    auto r = run_command(c);
+    if (!r) return r.error();
+    log_info("return: " + describe(c) + " -> " + std::to_string(r->exit_status) + "\n" + r->output);
+    // e2fsck: 0 clean, 1 errors corrected; anything above needs a human.
+    if (r->exit_status > 1)
+        return plain_error(describe(c) + " exited with status " + std::to_string(r->exit_status),
+                           "repair the filesystem by hand (e2fsck " + device + ") before returning");
+    return {};
+}
+
+}  // namespace
+
+Status return_to_root(const ReturnOptions& options) {
+    const double t0 = monotonic_seconds();
+    configure_log(LogSinks{.to_stderr = true, .to_kmsg = true, .ram_log = kRamLog, .tag = "offroot"});
+
+    auto status = read_system_status();
+    if (!status) return status.error();
+    if (status->state != SystemState::detached)
+        return plain_error("the system is " + to_string(status->state) + ", not DETACHED: nothing to return from",
+                           status->explanation);
+    if (!status->emergency || !status->emergency->we_run_in_rootfs)
+        return plain_error("offroot return runs in the emergency environment (ssh -p 1022)");
+
+    std::string device = options.root_device;
+    std::string fs_type;
+    if (device.empty()) {
+        auto record = read_detach_record();
+        if (!record) return record.error().context("no --root given, and the root enter took away is unknown");
+        device = record->root_device;
+    }
+    // Everything that can refuse does so before anything changes.
+    if (auto s = check_block_device(device); !s) return s;
+    auto probed = probe_filesystem(device);
+    if (!probed) return probed.error();
+    fs_type = *probed;
+    if (auto s = check_device_free(device); !s) return s.error().context(device + " is in use");
+    if (options.fsck)
+        if (auto s = run_fsck(device, fs_type); !s) return s;
+
+    // PID 1 (the stub) lives in rootfs; the root is mounted at rootfs:/root
+    // as PID 1 sees it (our sessions' bind of rootfs under the pivot switch
+    // does not show rootfs' own mounts).
+    const RootSwitch root_switch = status->emergency->root_switch;
+    const bool pivot = root_switch == RootSwitch::pivot;
+    const std::string root_dir = pid1_rootfs_prefix(root_switch) + "/root";
+
+    UndoStack undo;
+    if (auto s = make_dir("/root", 0700); !s) return s;
+    // Read-only, as the initramfs mounts it: the init remounts it per fstab.
+    if (auto s = mount_fs(device, root_dir, fs_type, MS_RDONLY); !s) return s.error().context("mounting the root");
+    undo.push("mount-root", [root_dir]() { return unmount(root_dir, 0); });
+    log_info("return: mounted " + device + " (" + fs_type + ") on /root");
+
+    struct Bind {
+        const char* source;
+        const char* target;
+        bool recursive;
+    };
+    for (const Bind& b : {Bind{"/dev", "dev", true}, Bind{"/proc", "proc", false}, Bind{"/sys", "sys", false}}) {
+        const std::string target = path_join(root_dir, b.target);
+        if (auto s = bind_mount(b.source, target, b.recursive); !s)
+            return s.error().context("giving the root its kernel filesystems");
+        undo.push("bind " + target, [target]() { return unmount(target, MNT_DETACH); });
+    }
+    // A fresh /run, as initramfs-tools' init makes one.
+    const std::string run = root_dir + "/run";
+    if (auto s = mount_fs("tmpfs", run, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=10%"); !s)
+        return s.error().context("a fresh /run for the root");
+    undo.push("tmpfs " + run, [run]() { return unmount(run, MNT_DETACH); });
+    // The emergency dropbear's pidfile, so that the real system finds it.
+    if (auto pidfile = read_file(kDropbearPidfile); pidfile) {
+        if (make_dir(run + "/offroot", 0755))
+            if (auto s = write_file(root_dir + kDropbearPidfile, *pidfile, O_CREAT | O_TRUNC, 0644); !s)
+                log_warning("copying the dropbear pidfile: " + s.error().message());
+    }
+
+    if (pivot) {
+        // Every process of rootfs but our sessions, PID 1 and the kernel
+        // threads included, gets the root as its root in one step.
+        if (auto s = pivot_rootfs_under_real_root(); !s) return s.error().context("pivoting into the root");
+        undo.push("pivot-into-root", []() { return pivot_root_as(kPid1Root, kRootfsMountPoint, "root"); });
+    } else {
+        if (auto s = move_mount("/root", "/"); !s) return s.error().context("moving the root onto /");
+        undo.push("move-root-on-top", []() { return move_mount("/..", "/root"); });
+    }
+
+    auto stub = stat_path(std::string(kRootfsLibDir) + "/" + kInitStubName);
+    if (::kill(1, SIGUSR1) != 0) return sys_error("kill(1, SIGUSR1)");
+    bool handed_over = false;
+    for (int i = 0; i < 300 && !handed_over; ++i) {
+        auto exe = stat_path("/proc/1/exe");
+        handed_over = exe && stub && !same_inode(*exe, *stub);
+        if (!handed_over) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (!handed_over) return plain_error("offroot-init did not hand PID 1 back within 30 s (see dmesg)");
+    undo.commit();
+    ::unlink(kDetachRecord);
+    log_info("return: PID 1 is the real init again, " + std::to_string(monotonic_seconds() - t0).substr(0, 4) +
+             " s after offroot return");
+
+    const double deadline = monotonic_seconds() + options.sshd_wait_seconds;
+    while (monotonic_seconds() < deadline && !sshd_answers()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (!sshd_answers()) {
+        log_warning("sshd on port 22 did not answer within " + std::to_string(options.sshd_wait_seconds) + " s");
+        return {};
+    }
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.1f", monotonic_seconds() - t0);
+    log_info(std::string("NORMAL: sshd on port 22 answers, ") + buf + " s after offroot return");
+    return {};
+}
+
+}  // namespace offroot
