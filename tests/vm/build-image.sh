@@ -13,7 +13,9 @@ set -eu
 die() { echo "build-image.sh: ERROR: $*" >&2; exit 1; }
 
 IMAGE_SIZE=${OFFROOT_VM_IMAGE_SIZE:-2G}
-MIRROR=${OFFROOT_VM_MIRROR:-http://deb.debian.org/debian}
+# The Debian mirror: this machine's apt's (tests/lib/debian-mirror.sh), or OFFROOT_VM_MIRROR.
+. "$(dirname "$0")/../lib/debian-mirror.sh"
+MIRROR=${OFFROOT_VM_MIRROR:-}
 
 check_args() {
     case "$1" in bookworm|trixie|testing) ;; *) die "unknown suite '$1' (use bookworm, trixie or testing)";; esac
@@ -114,6 +116,7 @@ build() {
     case "$out" in /*) ;; *) out=$PWD/$out ;; esac
     outdir=$(dirname "$out")
     [ -d "$outdir" ] || die "output directory '$outdir' does not exist"
+    [ -n "$MIRROR" ] || MIRROR=$(debian_mirror) || die "no Debian mirror (see above)"
 
     self=$(readlink -f "$0")
     pubkey=$(readlink -f "$pubkey")

@@ -12,6 +12,8 @@ if [ -z "${BASH_VERSION:-}" ]; then
 fi
 
 _VM_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../lib/debian-mirror.sh
+. "$_VM_LIB_DIR/../lib/debian-mirror.sh"
 
 OFFROOT_VM_CACHE=${OFFROOT_VM_CACHE:-/var/cache/offroot-vm}
 OFFROOT_VM_WORK=${OFFROOT_VM_WORK:-/var/tmp/offroot-vm}
@@ -133,7 +135,7 @@ vm_base_image() {
     key=$(vm_key) || return 1
     hash=$( { printf 'suite=%s\ninit=%s\n' "$suite" "$init"; printf '%s\n' "$pkgs";
               cat "$builder" "$key.pub"; printf 'size=%s\nmirror=%s\n' "${OFFROOT_VM_IMAGE_SIZE:-2G}" \
-              "${OFFROOT_VM_MIRROR:-}"; } | sha256sum | cut -c1-16) \
+              "${OFFROOT_VM_MIRROR:-$(debian_mirror)}"; } | sha256sum | cut -c1-16) \
         || { _vm_err "cannot compute the image cache key"; return 1; }
     dir="$OFFROOT_VM_CACHE/images"
     img="$dir/$suite-$init-$hash.ext4"
