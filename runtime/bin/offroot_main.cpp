@@ -101,10 +101,7 @@ int cmd_status(bool json) {
     if (s->emergency) {
         out(std::string("emergency dropbear: ") + (s->emergency->dropbear ? "pid " + std::to_string(*s->emergency->dropbear) : std::string("not running")) + "\n");
         out("processes in rootfs: " + std::to_string(s->emergency->processes.size()) + "\n");
-        out(std::string("root switch: ") +
-            (s->emergency->root_switch == RootSwitch::pivot ? "pivot (pivot_root; rootfs sits on nullfs)"
-                                                           : "move (mount --move and chroot)") +
-            "\n");
+        out("root switch: " + s->emergency->switcher().description() + "\n");
     }
     if (s->rootfs_bytes) out(std::string("RAM kept by rootfs: ") + mib(*s->rootfs_bytes) + "\n");
     // The log in RAM: what the last enter or return did, even when the
@@ -143,8 +140,10 @@ int cmd_check(bool json, uint64_t min_free_mib) {
 std::vector<std::string> real_root_unmount_order(const SystemStatus& status) {
     auto table = MountTable::read(real_root_view(status).mountinfo);
     if (!table) return {};
-    const bool pivot = status.emergency && status.emergency->root_switch == RootSwitch::pivot;
-    auto is_rootfs_mount = [pivot](const MountEntry& m) { return pivot && path_is_under(m.mount_point, kRootfsMountPoint); };
+    const RootSwitcher* switcher = status.emergency ? &status.emergency->switcher() : nullptr;
+    auto is_rootfs_mount = [switcher](const MountEntry& m) {
+        return switcher && switcher->is_environment_mount(m.mount_point);
+    };
     const MountEntry* root = table->mount_of("/");
     if (root == nullptr) return {};
     std::vector<MountEntry> subtree{*root};

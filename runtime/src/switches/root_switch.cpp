@@ -1,27 +1,30 @@
 #include "switches/root_switch.hpp"
 
-#include <fcntl.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-
 #include "base/files.hpp"
-#include "kernel/mount.hpp"
 #include "base/text.hpp"
 
 namespace offroot {
 
+// Each lives in its own file.
+const RootSwitcher& move_switcher();
+const RootSwitcher& pivot_switcher();
+const RootSwitcher& tmpfs_switcher();
+
 std::string to_string(RootSwitch root_switch) {
-    return root_switch == RootSwitch::pivot ? "pivot" : "move";
+    switch (root_switch) {
+        case RootSwitch::move: return "move";
+        case RootSwitch::pivot: return "pivot";
+        case RootSwitch::tmpfs: return "tmpfs";
+    }
+    return "move";
 }
 
 RootSwitch parse_root_switch(const std::string& record_text) {
     std::string_view rest = record_text;
     auto word = next_field(rest, " \t\n");
-    return word == "pivot" ? RootSwitch::pivot : RootSwitch::move;
+    if (word == "pivot") return RootSwitch::pivot;
+    if (word == "tmpfs") return RootSwitch::tmpfs;
+    return RootSwitch::move;
 }
 
 RootSwitch read_root_switch(const std::string& record_path) {
@@ -29,63 +32,17 @@ RootSwitch read_root_switch(const std::string& record_path) {
     return text ? parse_root_switch(*text) : RootSwitch::move;
 }
 
-Status pivot_root_here(const std::string& new_root, const std::string& put_old) {
-    if (::syscall(SYS_pivot_root, new_root.c_str(), put_old.c_str()) != 0)
-        return sys_error("pivot_root(" + quoted(new_root) + ", " + quoted(put_old) + ")");
-    return {};
+const RootSwitcher& switcher_for(RootSwitch root_switch) {
+    switch (root_switch) {
+        case RootSwitch::move: return move_switcher();
+        case RootSwitch::pivot: return pivot_switcher();
+        case RootSwitch::tmpfs: return tmpfs_switcher();
+    }
+    return move_switcher();
 }
 
-Status pivot_root_as(const std::string& as_root, const std::string& new_root, const std::string& put_old) {
-    // The child reports which call failed and its errno through a pipe: a
-    // message from a forked child of a static binary is best kept simple.
-    int report[2];
-    if (::pipe2(report, O_CLOEXEC) != 0) return sys_error("pipe2()");
-    UniqueFd read_end(report[0]), write_end(report[1]);
-    struct Failure {
-        int step;  // 1..4, the calls below
-        int err;
-    } failure{0, 0};
-    pid_t child = ::fork();
-    if (child < 0) return sys_error("fork()");
-    if (child == 0) {
-        auto fail = [&](int step) {
-            failure = {step, errno};
-            (void)!::write(write_end.get(), &failure, sizeof failure);
-            ::_exit(1);
-        };
-        if (::chroot(as_root.c_str()) != 0) fail(1);
-        if (::chdir("/") != 0) fail(2);
-        if (::chdir(new_root.c_str()) != 0) fail(3);
-        if (::syscall(SYS_pivot_root, ".", put_old.c_str()) != 0) fail(4);
-        ::_exit(0);
-    }
-    write_end.reset();
-    ssize_t got = ::read(read_end.get(), &failure, sizeof failure);
-    int status = 0;
-    while (::waitpid(child, &status, 0) < 0) {
-        if (errno != EINTR) return sys_error("waitpid(" + std::to_string(child) + ")");
-    }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
-    const std::string calls[] = {"", "chroot(" + quoted(as_root) + ")", "chdir(\"/\")",
-                                 "chdir(" + quoted(new_root) + ") in " + quoted(as_root),
-                                 "pivot_root(" + quoted(new_root) + ", " + quoted(put_old) + ") in " + quoted(as_root)};
-    if (got == static_cast<ssize_t>(sizeof failure) && failure.step >= 1 && failure.step <= 4)
-        return Error{calls[failure.step], failure.err, ""};
-    return plain_error("pivot_root(" + quoted(new_root) + ", " + quoted(put_old) + ") in " + quoted(as_root) +
-                       ": the helper process died");
-}
+std::string pid1_rootfs_prefix(RootSwitch root_switch) { return switcher_for(root_switch).pid1_environment_prefix(); }
 
-Status pivot_rootfs_under_real_root() {
-    const std::string real_root = std::string(kPid1Root) + "/root";
-    const std::string run = real_root + "/run";
-    auto run_mounted = is_mount_point(run);
-    if (!run_mounted) return run_mounted.error();
-    if (!*run_mounted)
-        if (auto s = mount_fs("tmpfs", run, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755"); !s)
-            return s.error().context("a /run for the root to hold rootfs");
-    if (auto s = make_dir(run + "/offroot", 0755); !s) return s;
-    if (auto s = make_dir(real_root + kRootfsMountPoint, 0700); !s) return s;
-    return pivot_root_as(kPid1Root, "/root", std::string(".") + kRootfsMountPoint);
-}
+std::string pid1_mountinfo(RootSwitch root_switch) { return switcher_for(root_switch).pid1_mountinfo(); }
 
 }  // namespace offroot

@@ -29,16 +29,7 @@ std::string in_rootfs(const EmergencyEnvironment& env, const std::string& path) 
 
 RealRootView real_root_view(const SystemStatus& status) {
     if (!status.emergency || !status.emergency->we_run_in_rootfs) return {"", "/proc/self/mountinfo"};
-    if (status.emergency->root_switch == RootSwitch::pivot) return {kPid1Root, "/proc/1/mountinfo"};
-    return {"/..", "/proc/self/mountinfo"};
-}
-
-std::string pid1_rootfs_prefix(RootSwitch root_switch) {
-    return root_switch == RootSwitch::pivot ? kPid1Root : "";
-}
-
-std::string pid1_mountinfo(RootSwitch root_switch) {
-    return root_switch == RootSwitch::pivot ? "/proc/1/mountinfo" : "/proc/self/mountinfo";
+    return status.emergency->switcher().real_root_from_environment();
 }
 
 std::optional<pid_t> read_pidfile(const std::string& path) {
@@ -126,30 +117,9 @@ Result<SystemStatus> read_system_status() {
     auto stub = stat_path(in_rootfs(e, std::string(kRootfsLibDir) + "/" + kInitStubName));
     status.pid1_is_stub = pid1_exe && stub && same_inode(*pid1_exe, *stub);
 
-    std::string rootfs_mount;  // a path to rootfs' own mount, which shows what is mounted in it
-    if (e.root_switch == RootSwitch::pivot) {
-        // pivot_root moves PID 1 with the rest: where it lives says which
-        // root is in place. rootfs is PID 1's root once DETACHED, else it is
-        // mounted under the real root.
-        auto pid1_root = stat_path(kPid1Root);
-        auto rootfs_root = stat_path(in_rootfs(e, "/"));
-        const bool pid1_in_rootfs = pid1_root && rootfs_root && same_inode(*pid1_root, *rootfs_root);
-        status.real_root_on_top = !pid1_in_rootfs;
-        rootfs_mount = pid1_in_rootfs ? std::string(kPid1Root) : std::string(kPid1Root) + kRootfsMountPoint;
-    } else if (e.we_run_in_rootfs) {
-        auto here = stat_path("/");
-        auto above = stat_path("/..");
-        status.real_root_on_top = here && above && !same_inode(*here, *above);
-        rootfs_mount = "";
-    } else {
-        // We run in the real root, so it is reachable; whether it is still on
-        // top of rootfs is what rootfs' own "/.." tells.
-        auto here = stat_path(e.rootfs_path + "/");
-        auto above = stat_path(e.rootfs_path + "/..");
-        status.real_root_on_top = here && above && !same_inode(*here, *above);
-        rootfs_mount = e.rootfs_path;
-    }
-    auto aside = is_mount_point(rootfs_mount + "/root");
+    const RootPlacement placement = e.switcher().locate(e.rootfs_path, e.we_run_in_rootfs);
+    status.real_root_on_top = placement.real_root_on_top;
+    auto aside = is_mount_point(placement.environment_mount + "/root");
     status.real_root_aside = aside && *aside;
 
     if (!status.pid1_is_stub && status.real_root_on_top && !status.real_root_aside) {

@@ -34,8 +34,9 @@ struct EmergencyEnvironment {
     std::vector<pid_t> processes;  // every process whose root is rootfs
     std::optional<pid_t> dropbear;
     // How this boot changes roots (root_switch.hpp), as the initramfs
-    // recorded it.
+    // (or offroot arm) recorded it.
     RootSwitch root_switch = RootSwitch::move;
+    const RootSwitcher& switcher() const { return switcher_for(root_switch); }
 };
 
 struct SystemStatus {
@@ -45,9 +46,8 @@ struct SystemStatus {
     std::string pid1_exe;
     std::optional<EmergencyEnvironment> emergency;
     std::optional<uint64_t> rootfs_bytes;
-    // Move switch: the real root is mounted on top of rootfs "/". Pivot
-    // switch: PID 1's root is not rootfs (pivot_root made the real root
-    // everybody's root).
+    // The real root is in place: on top of rootfs "/" (move), or PID 1's
+    // root is not the environment (pivot, tmpfs).
     bool real_root_on_top = false;
     bool real_root_aside = false;      // rootfs:/root is a mount point
     bool pid1_is_stub = false;
@@ -68,23 +68,8 @@ std::string in_rootfs(const EmergencyEnvironment& env, const std::string& path);
 
 // Where the real root's files and its mount table are, seen from where we
 // run, while the real root is in place (NORMAL): from the real root itself
-// {"", /proc/self/mountinfo}; from rootfs under the move switch {"/..",
-// /proc/self/mountinfo} (it is on top of us); from the sessions' bind of
-// rootfs under the pivot switch {"/proc/1/root", /proc/1/mountinfo}.
-struct RealRootView {
-    std::string prefix;
-    std::string mountinfo;
-    std::string path(const std::string& absolute) const { return prefix.empty() ? absolute : prefix + absolute; }
-    std::string root() const { return prefix.empty() ? "/" : prefix; }
-};
+// {"", /proc/self/mountinfo}; from the environment, as its switch says
+// (root_switch.hpp).
 RealRootView real_root_view(const SystemStatus& status);
-
-// Where rootfs and what is mounted in it (the real root at /root once
-// enter moved or pivoted it aside) are seen while PID 1 lives in rootfs:
-// "" under the move switch (we are in rootfs, the namespace's root),
-// "/proc/1/root" under the pivot switch (our sessions' bind does not show
-// rootfs' mounts). Paths: pid1_rootfs_prefix(...) + "/root".
-std::string pid1_rootfs_prefix(RootSwitch root_switch);
-std::string pid1_mountinfo(RootSwitch root_switch);
 
 }  // namespace offroot

@@ -56,11 +56,11 @@ Result<CheckReport> run_check(const CheckOptions& options) {
     r.system = *status;
 
     // From rootfs (the 1022 session) the real root is on top of "/", one
-    // ".." away, or PID 1's root (pivot switch); from a normal session it is
+    // ".." away, or PID 1's root (pivot, tmpfs); from a normal session it is
     // "/".
     const bool from_rootfs = r.system.emergency && r.system.emergency->we_run_in_rootfs;
     const RealRootView real_root = real_root_view(r.system);
-    const bool pivot = r.system.emergency && r.system.emergency->root_switch == RootSwitch::pivot;
+    const RootSwitcher* switcher = r.system.emergency ? &r.system.emergency->switcher() : nullptr;
     r.root_mount_point = real_root.root();
     if (from_rootfs && !r.system.real_root_on_top) {
         r.blockers.push_back("the real root is not on top of rootfs (state " + to_string(r.system.state) +
@@ -84,7 +84,7 @@ Result<CheckReport> run_check(const CheckOptions& options) {
         if (m == root_mount || m->mount_point == "/") continue;
         if (m->dev() == root_dev) continue;  // a bind mount of the root itself
         // The emergency environment itself, mounted under the real root.
-        if (pivot && path_is_under(m->mount_point, kRootfsMountPoint)) continue;
+        if (switcher && switcher->is_environment_mount(m->mount_point)) continue;
         // Kernel interfaces: nobody needs to hear that they go away. tmpfs
         // is listed: its contents are lost when enter unmounts it.
         if (is_kernel_interface_fs(m->fs_type)) continue;

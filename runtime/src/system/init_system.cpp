@@ -1,5 +1,7 @@
 #include "system/init_system.hpp"
 
+#include <algorithm>
+
 #include "base/files.hpp"
 
 namespace offroot {
@@ -35,6 +37,19 @@ Result<InitInfo> detect_running_init() {
     auto exe = read_link("/proc/1/exe");
     if (!exe) return exe.error().context("finding PID 1's binary");
     return detect_init_system(*exe, exists_nofollow("/run/systemd/system"));
+}
+
+std::vector<std::string> reexec_paths(const InitInfo& init) {
+    std::vector<std::string> paths{init.binary};
+    if (init.kind == InitSystem::systemd) {
+        paths.push_back("/usr/lib/systemd/systemd");
+        paths.push_back("/lib/systemd/systemd");
+    }
+    paths.push_back("/sbin/init");
+    std::vector<std::string> unique;
+    for (const auto& p : paths)
+        if (!p.empty() && std::find(unique.begin(), unique.end(), p) == unique.end()) unique.push_back(p);
+    return unique;
 }
 
 }  // namespace offroot

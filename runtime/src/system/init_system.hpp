@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "base/result.hpp"
 
@@ -23,5 +24,11 @@ struct InitInfo {
 // 1's binary is sysvinit's init.
 InitInfo detect_init_system(const std::string& pid1_exe, bool run_systemd_system_exists);
 Result<InitInfo> detect_running_init();
+
+// Where PID 1 looks for its binary when it re-executes, the one it runs
+// first: systemd execs its compiled-in path (/lib/systemd/systemd up to
+// Debian 12, /usr/lib/systemd/systemd after the /usr merge) and falls back
+// to /sbin/init; sysvinit execs /sbin/init.
+std::vector<std::string> reexec_paths(const InitInfo& init);
 
 }  // namespace offroot

@@ -33,26 +33,8 @@ std::vector<Step> plan_enter(const EnterInputs& in) {
     }
     const std::string reexec = in.init.reexec_command.empty() ? std::string("no re-exec known for this init: refuse")
                                                               : in.init.reexec_command + "; wait until PID 1 is offroot-init";
-    if (in.root_switch == RootSwitch::pivot) {
-        s.push_back({"pivot-root-aside",
-                     "make mounts private, then pivot_root into rootfs (at /run/offroot/rootfs) with the real root put "
-                     "at rootfs:/root: PID 1, kernel threads and the services left get rootfs as their root; the "
-                     "sessions stay in their bind of rootfs",
-                     "pivot_root back into the real root"});
-        s.push_back({"link-stub", "link " + stub + " in rootfs where PID 1 re-executes (" + in.init.binary +
-                                      (in.init.kind == InitSystem::systemd ? ", systemd's compiled-in path" : "") +
-                                      ", /sbin/init), setting aside what is there",
-                     "remove the links, put back what was set aside"});
-        s.push_back({"reexec-pid1", reexec, "pivot_root back and SIGUSR1 to the stub: the real init starts again"});
-        s.push_back({"unlink-stub", "remove the links, put back what was set aside", "none needed"});
-    } else {
-        s.push_back({"move-root-aside", "make mounts private, then mount --move /.. /root inside rootfs",
-                     "mount --move /root back onto /"});
-        s.push_back({"bind-stub", "bind " + stub + " over " + in.init.binary, "unmount the bind"});
-        s.push_back({"reexec-pid1", reexec,
-                     "SIGUSR1 to the stub once the root is back on top of /: the real init starts again"});
-        s.push_back({"unbind-stub", "lazily unmount the bind over " + in.init.binary, "none needed"});
-    }
+    for (auto& step : switcher_for(in.root_switch).enter_steps(reexec_paths(in.init), stub, reexec))
+        s.push_back(std::move(step));
     s.push_back({"kill-leftovers",
                  "SIGTERM what still runs from the disk, wait up to 10 s, SIGKILL; never the emergency environment "
                  "or kernel threads",
@@ -82,18 +64,7 @@ std::vector<Step> plan_return(const ReturnInputs& in) {
                  "unmount them"});
     const std::string init_kind =
         in.init.kind == InitSystem::unknown ? std::string() : " (" + to_string(in.init.kind) + ")";
-    if (in.root_switch == RootSwitch::pivot) {
-        s.push_back({"pivot-into-root",
-                     "pivot_root into /root, rootfs put at /run/offroot/rootfs under it: PID 1 and the kernel threads "
-                     "get the root as their root; the sessions stay in their bind of rootfs",
-                     "pivot_root back into rootfs"});
-        s.push_back({"signal-stub", "SIGUSR1 to PID 1: offroot-init, already in the root, execs the real init" + init_kind,
-                     "none: from here the real init boots userspace"});
-    } else {
-        s.push_back({"move-root-on-top", "mount --move /root /", "mount --move /.. /root"});
-        s.push_back({"signal-stub", "SIGUSR1 to PID 1: offroot-init enters /.. and execs the real init" + init_kind,
-                     "none: from here the real init boots userspace"});
-    }
+    for (auto& step : switcher_for(in.root_switch).return_steps(init_kind)) s.push_back(std::move(step));
     s.push_back({"wait-for-sshd", "wait until sshd answers on port 22", "none"});
     return s;
 }

@@ -8,16 +8,11 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "base/step.hpp"
 #include "switches/root_switch.hpp"
 #include "system/init_system.hpp"
 
 namespace offroot {
-
-struct Step {
-    std::string name;
-    std::string action;  // what it will do, concretely
-    std::string undo;    // how it is undone when a later step fails
-};
 
 struct EnterInputs {
     InitInfo init;

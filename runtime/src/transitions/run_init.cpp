@@ -214,67 +214,14 @@ Status keep_rootfs(const RunInitOptions& o, UndoStack& undo) {
     return {};
 }
 
-// The move switch: the new root on top of rootfs, entered through "/..".
-Status keep_rootfs_and_move(const RunInitOptions& o) {
+// rootfs kept and the new root entered as the record says: on success our
+// root is the new root and init can be executed.
+Status keep_rootfs_and_switch(const RunInitOptions& o, const RootSwitcher& root_switch) {
     UndoStack undo;
     if (auto s = keep_rootfs(o, undo); !s) return s;
-    if (::chdir(o.new_root.c_str()) != 0) return sys_error("chdir(" + quoted(o.new_root) + ")");
-    if (auto s = move_mount(o.new_root, "/"); !s) {
-        if (::chdir("/") != 0) log_warning("chdir(\"/\") after the failed move: " + std::string(strerror(errno)));
-        return s;
-    }
+    if (auto s = root_switch.enter_real_root_at_boot(o.new_root); !s) return s;
     undo.commit();
     return {};
-}
-
-// The pivot switch: the new root becomes the root of every process and
-// kernel thread at once, rootfs goes to /run/offroot/rootfs under it (the
-// /run that init has moved into the new root: a tmpfs, writable even when
-// the root is mounted read-only). On success our root and cwd are the new
-// root.
-Status keep_rootfs_and_pivot(const RunInitOptions& o) {
-    UndoStack undo;
-    const std::string run = path_join(o.new_root, "run");
-    auto run_mounted = is_mount_point(run);
-    if (!run_mounted) return run_mounted.error();
-    if (!*run_mounted)
-        return plain_error(quoted(run) + " is not a mount point: nowhere writable to put rootfs under the new root");
-    if (auto s = keep_rootfs(o, undo); !s) return s;
-    const std::string put_old = path_join(o.new_root, kRootfsMountPoint);
-    if (auto s = make_dir(path_join(run, "offroot"), 0755); !s) return s;
-    if (auto s = make_dir(put_old, 0700); !s) return s;
-    undo.push("mkdir " + put_old, [put_old]() -> Status {
-        if (::rmdir(put_old.c_str()) != 0) return sys_error("rmdir(" + quoted(put_old) + ")");
-        return {};
-    });
-    if (::chdir(o.new_root.c_str()) != 0) return sys_error("chdir(" + quoted(o.new_root) + ")");
-    if (auto s = pivot_root_here(".", std::string(".") + kRootfsMountPoint); !s) {
-        if (::chdir("/") != 0) log_warning("chdir(\"/\") after the failed pivot_root: " + std::string(strerror(errno)));
-        return s;
-    }
-    undo.commit();
-    if (::chroot(".") != 0) log_warning(sys_error("chroot(\".\") after pivot_root").message());
-    if (::chdir("/") != 0) log_warning(sys_error("chdir(\"/\") after pivot_root").message());
-    log_info("pivoted into " + o.new_root + "; the emergency environment stays at " + kRootfsMountPoint);
-    return {};
-}
-
-// Our root is still rootfs, with the new root now on top of it: "/.." is
-// the way up into it. `new_root_fd`, opened before the move, is the way in
-// should "/.." not lead there.
-Error enter_moved_root(const RunInitOptions& o, const struct stat& new_root_st, int new_root_fd) {
-    auto entered = [&]() {
-        auto now = stat_path("/");
-        return now && same_inode(*now, new_root_st);
-    };
-    if (::chroot("/..") != 0 || ::chdir("/") != 0 || !entered()) {
-        log_warning("\"/..\" did not lead into the new root; entering it through a descriptor opened before the move");
-        if (::fchdir(new_root_fd) != 0) return sys_error("fchdir(new root)");
-        if (::chroot(".") != 0) return sys_error("chroot(\".\")");
-        if (::chdir("/") != 0) return sys_error("chdir(\"/\")");
-        if (!entered()) return plain_error("after moving the root onto \"/\", neither \"/..\" nor \".\" is the new root");
-    }
-    return exec_init(o);
 }
 
 }  // namespace
@@ -313,19 +260,11 @@ Error run_init(const RunInitOptions& o) {
     if (!pre) return pre.error();
 
     if (std::string why = reason_not_to_keep(o); why.empty()) {
-        const RootSwitch root_switch = read_root_switch(o.root_switch_path);
-        if (root_switch == RootSwitch::pivot) {
-            Status pivoted = keep_rootfs_and_pivot(o);
-            if (pivoted) return exec_init(o);
-            log_error("keeping the emergency environment with pivot_root failed: " + pivoted.error().message() +
-                      "; booting without it, like the stock run-init");
-        } else {
-            auto new_root_fd = open_path(o.new_root, O_RDONLY | O_DIRECTORY);
-            Status moved = new_root_fd ? keep_rootfs_and_move(o) : Status(new_root_fd.error());
-            if (moved) return enter_moved_root(o, pre->new_root, new_root_fd->get());
-            log_error("keeping the emergency environment failed: " + moved.error().message() +
-                      "; booting without it, like the stock run-init");
-        }
+        const RootSwitcher& root_switch = switcher_for(read_root_switch(o.root_switch_path));
+        Status kept = keep_rootfs_and_switch(o, root_switch);
+        if (kept) return exec_init(o);
+        log_error("keeping the emergency environment (" + to_string(root_switch.kind()) +
+                  " switch) failed: " + kept.error().message() + "; booting without it, like the stock run-init");
     } else {
         log_info("emergency environment not kept: " + why);
     }

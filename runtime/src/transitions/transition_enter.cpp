@@ -112,61 +112,6 @@ Status unmount_one(const MountEntry& m, const std::string& prefix) {
     }
 }
 
-// Pivot switch: PID 1 re-executes inside rootfs, by the path its binary
-// has there. systemd execs its compiled-in path (/lib/systemd/systemd up
-// to Debian 12, /usr/lib/systemd/systemd after the /usr merge) and falls
-// back to /sbin/init; sysvinit execs /sbin/init. The stub goes on each;
-// what was there (busybox' init applet) is set aside and put back.
-std::vector<std::string> reexec_paths(const InitInfo& init) {
-    std::vector<std::string> paths{init.binary};
-    if (init.kind == InitSystem::systemd) {
-        paths.push_back("/usr/lib/systemd/systemd");
-        paths.push_back("/lib/systemd/systemd");
-    }
-    paths.push_back("/sbin/init");
-    std::vector<std::string> unique;
-    for (const auto& p : paths)
-        if (!p.empty() && std::find(unique.begin(), unique.end(), p) == unique.end()) unique.push_back(p);
-    return unique;
-}
-
-Status make_parents(const std::string& path, UndoStack& undo) {
-    const auto slash = path.rfind('/');
-    if (slash == 0 || slash == std::string::npos) return {};
-    const std::string parent = path.substr(0, slash);
-    if (exists_nofollow(parent) || stat_path(parent)) return {};
-    if (auto s = make_parents(parent, undo); !s) return s;
-    if (auto s = make_dir(parent, 0755); !s) return s;
-    undo.push("mkdir " + parent, [parent]() -> Status {
-        if (::rmdir(parent.c_str()) != 0) return sys_error("rmdir(" + quoted(parent) + ")");
-        return {};
-    });
-    return {};
-}
-
-Status place_stub_in_rootfs(const std::string& stub_path, const std::string& path, UndoStack& undo) {
-    auto target = stat_path(stub_path);
-    if (!target) return target.error();
-    if (auto there = stat_path(path); there && same_inode(*there, *target)) return {};  // via a symlinked directory
-    if (auto s = make_parents(path, undo); !s) return s;
-    if (exists_nofollow(path)) {
-        const std::string aside = path + ".offroot-aside";
-        if (::rename(path.c_str(), aside.c_str()) != 0) return sys_error("rename(" + quoted(path) + ", " + quoted(aside) + ")");
-        undo.push("set aside " + path, [path, aside]() -> Status {
-            if (::rename(aside.c_str(), path.c_str()) != 0)
-                return sys_error("rename(" + quoted(aside) + ", " + quoted(path) + ")");
-            return {};
-        });
-    }
-    if (::symlink(stub_path.c_str(), path.c_str()) != 0)
-        return sys_error("symlink(" + quoted(stub_path) + ", " + quoted(path) + ")");
-    undo.push("stub at " + path, [path]() -> Status {
-        if (::unlink(path.c_str()) != 0) return sys_error("unlink(" + quoted(path) + ")");
-        return {};
-    });
-    return {};
-}
-
 struct TimedStep {
     const char* name;
     double started = monotonic_seconds();
@@ -205,14 +150,13 @@ Status enter_detached(const EnterOptions& options) {
     log_info("enter: " + record.root_device + " (" + record.root_fs_type + "), init " + to_string(init.kind));
 
     UndoStack undo;
-    const RootSwitch root_switch = report->system.emergency->root_switch;
-    const bool pivot = root_switch == RootSwitch::pivot;
+    const RootSwitcher& root_switch = report->system.emergency->switcher();
     // Before the switch: the real root as seen from here. After it: PID 1
-    // lives in rootfs, and the real root is at <prefix>/root.
+    // lives in the environment, and the real root is at <prefix>/root.
     const RealRootView real_root = real_root_view(report->system);
-    const std::string rootfs = pid1_rootfs_prefix(root_switch);
+    const std::string rootfs = root_switch.pid1_environment_prefix();
     const std::string aside = rootfs + "/root";
-    log_info("enter: root switch " + to_string(root_switch));
+    log_info("enter: root switch " + to_string(root_switch.kind()));
 
     // --- the network, as the kernel has it now.
     TimedStep net_step("snapshot-network");
@@ -241,62 +185,30 @@ Status enter_detached(const EnterOptions& options) {
     });
     const double services_seconds = services_step.done();
 
-    // --- the real root aside, into rootfs:/root. systemd made every mount
-    // shared; MS_MOVE and pivot_root refuse to move a mount out of a shared
-    // parent.
+    // --- the real root aside, into <environment>:/root.
     const std::string stub_path = std::string(kRootfsLibDir) + "/" + kInitStubName;
     auto stub = stat_path(stub_path);
     if (!stub) return stub.error();
-    if (pivot) {
-        // rootfs becomes everybody's root (PID 1, kernel threads, what is
-        // left of the services), except our sessions, which live in a bind
-        // of it; the real root goes to rootfs:/root.
-        TimedStep pivot_step("pivot-root-aside");
-        if (auto s = make_private(real_root.root(), true); !s) return s.error().context("making the mounts private");
-        if (auto s = make_dir("/root", 0700); !s) return s;
-        if (auto s = pivot_root_as(real_root.root(), kRootfsMountPoint, "root"); !s)
-            return s.error().context("pivoting into rootfs");
-        undo.push("pivot-root-aside", []() { return pivot_rootfs_under_real_root(); });
-        pivot_step.done();
-    } else {
-        TimedStep move_step("move-root-aside");
-        if (auto s = make_private("/", true); !s) return s.error().context("making the mounts private");
-        if (auto s = make_dir("/root", 0700); !s) return s;
-        if (auto s = move_mount("/..", "/root"); !s) return s.error().context("moving the real root aside");
-        undo.push("move-root-aside", []() { return move_mount("/root", "/"); });
-        move_step.done();
+    {
+        TimedStep aside_step("put-root-aside");
+        if (auto s = root_switch.put_real_root_aside(real_root, undo); !s) return s;
+        aside_step.done();
     }
 
-    // --- PID 1 becomes the stub by re-executing. Move switch: PID 1 still
-    // lives in the real root, so the stub is bound over its binary there.
-    // Pivot switch: PID 1 already lives in rootfs, so the stub is linked
-    // where it will look.
+    // --- PID 1 becomes the stub by re-executing.
     TimedStep stub_step("replace-pid1");
     UndoStack stub_placement;
-    if (pivot) {
-        for (const auto& path : reexec_paths(init))
-            if (auto s = place_stub_in_rootfs(stub_path, path, stub_placement); !s)
-                return s.error().context("putting the stub where PID 1 re-executes");
-    } else {
-        const std::string bind_target = aside + init.binary;
-        if (auto s = bind_mount(stub_path, bind_target, false); !s) return s.error().context("binding the stub over init");
-        stub_placement.push("bind-stub", [bind_target]() { return unmount(bind_target, MNT_DETACH); });
-    }
+    if (auto s = root_switch.lead_pid1_to_stub(reexec_paths(init), stub_path, stub_placement); !s) return s;
     // On failure below, stub_placement (declared after undo) is rolled
     // back first, then the switch.
     if (auto s = request_reexec(init, aside); !s) return s.error().context("asking PID 1 to re-execute");
     for (int i = 0; i < 300 && !pid1_runs(*stub); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     if (!pid1_runs(*stub)) return plain_error("PID 1 did not become offroot-init within 30 s of " + init.reexec_command);
-    // From here the way back is the return path: the root on top of "/"
-    // again (or pivoted back in) and SIGUSR1, and the real init boots as
-    // after the initramfs.
+    // From here the way back is the return path: the real root in place
+    // again and SIGUSR1, and the real init boots as after the initramfs.
     undo.commit();
-    undo.push("replace-pid1", [pivot]() -> Status {
-        if (pivot) {
-            if (auto s = pivot_rootfs_under_real_root(); !s) return s;
-        } else if (auto s = move_mount("/root", "/"); !s) {
-            return s;
-        }
+    undo.push("replace-pid1", [&root_switch]() -> Status {
+        if (auto s = root_switch.put_real_root_back(); !s) return s;
         if (::kill(1, SIGUSR1) != 0) return sys_error("kill(1, SIGUSR1)");
         return {};
     });
@@ -312,12 +224,12 @@ Status enter_detached(const EnterOptions& options) {
     if (!processes) return processes.error();
     // Spared: the processes that share our root mount, i.e. the sessions.
     // By root directory alone, after a pivot every leftover service would
-    // look like one of ours: they all have rootfs as their root now.
+    // look like one of ours: they all have the environment as their root.
     std::vector<pid_t> spared;
     if (const auto own_mount = mount_id_of("/proc/self/root"); own_mount) {
         for (const auto& p : *processes)
             if (p.root_mount_id == own_mount) spared.push_back(p.stat.pid);
-    } else if (pivot) {
+    } else if (root_switch.leftovers_share_sessions_root()) {
         return plain_error("the kernel does not report mount ids (statx STATX_MNT_ID): cannot tell the sessions "
                            "from the services after pivot_root");
     } else {
@@ -362,7 +274,7 @@ Status enter_detached(const EnterOptions& options) {
         if (::swapoff(path.c_str()) != 0) return sys_error("swapoff(" + quoted(path) + ")");
         log_info("enter: swapoff " + path);
     }
-    auto table = MountTable::read(pid1_mountinfo(root_switch));
+    auto table = MountTable::read(root_switch.pid1_mountinfo());
     if (!table) return table.error();
     std::vector<const MountEntry*> order = table->unmount_order("/root");
     for (const MountEntry* m : order) {

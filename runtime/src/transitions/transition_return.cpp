@@ -95,9 +95,8 @@ Status return_to_root(const ReturnOptions& options) {
     // PID 1 (the stub) lives in rootfs; the root is mounted at rootfs:/root
     // as PID 1 sees it (our sessions' bind of rootfs under the pivot switch
     // does not show rootfs' own mounts).
-    const RootSwitch root_switch = status->emergency->root_switch;
-    const bool pivot = root_switch == RootSwitch::pivot;
-    const std::string root_dir = pid1_rootfs_prefix(root_switch) + "/root";
+    const RootSwitcher& root_switch = status->emergency->switcher();
+    const std::string root_dir = root_switch.pid1_environment_prefix() + "/root";
 
     UndoStack undo;
     if (auto s = make_dir("/root", 0700); !s) return s;
@@ -129,15 +128,7 @@ Status return_to_root(const ReturnOptions& options) {
                 log_warning("copying the dropbear pidfile: " + s.error().message());
     }
 
-    if (pivot) {
-        // Every process of rootfs but our sessions, PID 1 and the kernel
-        // threads included, gets the root as its root in one step.
-        if (auto s = pivot_rootfs_under_real_root(); !s) return s.error().context("pivoting into the root");
-        undo.push("pivot-into-root", []() { return pivot_root_as(kPid1Root, kRootfsMountPoint, "root"); });
-    } else {
-        if (auto s = move_mount("/root", "/"); !s) return s.error().context("moving the root onto /");
-        undo.push("move-root-on-top", []() { return move_mount("/..", "/root"); });
-    }
+    if (auto s = root_switch.put_root_in_place(undo); !s) return s;
 
     auto stub = stat_path(std::string(kRootfsLibDir) + "/" + kInitStubName);
     if (::kill(1, SIGUSR1) != 0) return sys_error("kill(1, SIGUSR1)");

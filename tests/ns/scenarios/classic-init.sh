@@ -54,7 +54,7 @@ offroot-off)
     ;;
 fell-back)
     check "run-init logged the failure of the keep path" \
-        grep -q 'keeping the emergency environment failed: giving /proc back to rootfs: ' /dev/console
+        grep -q 'keeping the emergency environment (move switch) failed: giving /proc back to rootfs: ' /dev/console
     check "run-init said it boots like the stock run-init" \
         grep -q 'booting without it, like the stock run-init' /dev/console
     check "every undo step succeeded" sh -c '! grep -q "error: undo " /dev/console'
