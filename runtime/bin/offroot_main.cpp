@@ -55,6 +55,8 @@ const char* const kUsage =
     "                             stop services, move PID 1 to RAM, free the disk\n"
     "  return [--root DEVICE] [--fsck] [--dry-run]\n"
     "                             mount the root (or DEVICE) and hand PID 1 back to the real init\n"
+    "  arm                        the emergency environment now, without a reboot (a tmpfs of its own)\n"
+    "  disarm                     stop what offroot arm started\n"
     "\n"
     "options:\n"
     "  --json       machine-readable output\n"
@@ -253,6 +255,21 @@ int cmd_return(bool json, const std::string& root_device, bool fsck, bool dry_ru
     return kExitOk;
 }
 
+// arm and disarm are shell, shared with the generators' hooks: they copy
+// the same environment the initramfs hook builds.
+int cmd_arm(const std::string& command) {
+    // The script and the package are on the real root; a session of the
+    // environment that disarm would end has neither.
+    if (auto s = read_system_status(); s && s->emergency && s->emergency->we_run_in_rootfs)
+        return fail(plain_error("offroot " + command + " runs from a normal session on the real root, "
+                                "not from the emergency one (it would end it)"));
+    const char* share = std::getenv("OFFROOT_SHARE");
+    const std::string script = std::string(share != nullptr && *share != '\0' ? share : kShareDir) + "/arm";
+    std::vector<char*> argv{const_cast<char*>(script.c_str()), const_cast<char*>(command.c_str()), nullptr};
+    ::execv(script.c_str(), argv.data());
+    return fail(sys_error("execv(" + quoted(script) + ")").context("offroot " + command));
+}
+
 // offroot is also offroot-init, the PID 1 stub: run by that name, or run
 // as PID 1 under another (an init's re-exec keeps its own argv[0], e.g.
 // /lib/systemd/systemd, since the stub is bound over the init's binary).
@@ -318,7 +335,7 @@ int main(int argc, char** argv) {
         sub.add_options()("dry-run,n", "")("min-free", po::value<uint64_t>()->default_value(64), "");
     } else if (command == "return") {
         sub.add_options()("root", po::value<std::string>()->default_value(""), "")("fsck", "")("dry-run,n", "");
-    } else if (command != "status") {
+    } else if (command != "status" && command != "arm" && command != "disarm") {
         return usage_error("unknown command " + quoted(command));
     }
     po::variables_map opts;
@@ -335,6 +352,7 @@ int main(int argc, char** argv) {
     const bool json = vm.count("json") || opts.count("json");
 
     if (command == "status") return cmd_status(json);
+    if (command == "arm" || command == "disarm") return cmd_arm(command);
     if (command == "check") return cmd_check(json, opts["min-free"].as<uint64_t>());
     if (command == "enter") return cmd_enter(json, opts.count("dry-run") > 0, opts["min-free"].as<uint64_t>());
     return cmd_return(json, opts["root"].as<std::string>(), opts.count("fsck") > 0, opts.count("dry-run") > 0);

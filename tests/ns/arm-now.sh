@@ -1,0 +1,107 @@
+#!/bin/sh
+# offroot arm / disarm for real, on this machine's own root, in private
+# mount, PID and network namespaces: the package's script copies the
+# emergency environment into a tmpfs, starts the real dropbear in it, and
+# an ssh login with the test key reaches it on the loopback.
+#
+# usage: arm-now.sh SOURCE_DIR BIN_DIR        (as root)
+#   re-runs itself inside `unshare --mount --pid --fork --net --mount-proc`
+set -eu
+
+fail() { echo "arm-now: $*" >&2; exit 1; }
+
+if [ "${ARM_NOW_INSIDE:-}" != 1 ]; then
+    [ "$(id -u)" = 0 ] || fail "needs root (namespaces, mounts)"
+    for tool in unshare dropbear dropbearkey ssh ssh-keygen busybox mountpoint setsid; do
+        command -v "$tool" >/dev/null || fail "$tool not found (dropbear-bin, openssh-client, busybox, util-linux)"
+    done
+    ARM_NOW_INSIDE=1 exec unshare --mount --pid --fork --net --mount-proc --propagation private -- \
+        timeout --kill-after=5 120 /bin/sh "$0" "$@"
+fi
+
+src=$(cd "$1" && pwd)
+bin=$(cd "$2" && pwd)
+work=$(mktemp -d /tmp/offroot-arm.XXXXXX)
+failed=0
+check() {
+    description=$1
+    shift
+    if "$@" >/dev/null 2>&1; then echo "ok - $description"; else echo "not ok - $description"; failed=1; fi
+}
+cleanup() {
+    OFFROOT_SHARE=$src/hooks "$bin/offroot" disarm >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# A private /run, as a booted host has: the environment goes under it.
+mount -t tmpfs -o mode=0755 tmpfs /run
+ip link set lo up
+
+# The package's configuration, secrets and binaries from the build tree.
+etc=$work/etc
+mkdir -p "$etc"
+cp "$src/etc/offroot.conf" "$etc/"
+sed -i 's/^PORT=.*/PORT=1022/' "$etc/offroot.conf"
+dropbearkey -t ed25519 -f "$etc/dropbear_ed25519_host_key" >/dev/null 2>&1
+ssh-keygen -q -t ed25519 -N '' -f "$work/admin_key"
+export OFFROOT_ETC=$etc OFFROOT_SHARE=$src/hooks OFFROOT_SOURCE_SBIN=$bin OFFROOT_SOURCE_LIB=$bin
+export PATH="$bin:/usr/sbin:/usr/bin:/sbin:/bin"
+[ -x "$bin/run-init" ] || fail "$bin/run-init missing: build first"
+
+status() { offroot status --json; }
+login() {
+    ssh -n -p 1022 -i "$work/admin_key" -o BatchMode=yes -o StrictHostKeyChecking=no \
+        -o UserKnownHostsFile=/dev/null -o ConnectTimeout=5 -o LogLevel=ERROR root@127.0.0.1 "$@"
+}
+
+# No key: refused with the reason, nothing mounted.
+: > "$etc/authorized_keys"
+out=$(offroot arm 2>&1) && fail "arm without a key succeeded: $out"
+check "arm without a key names the missing key" sh -c "echo \"\$1\" | grep -q 'cannot arm: no key in'" _ "$out"
+check "arm without a key left nothing mounted" sh -c '! mountpoint -q /run/offroot/rootfs'
+check "status still says no emergency environment" sh -c 'offroot status --json | grep -q NO-EMERGENCY-ENVIRONMENT'
+
+cat "$work/admin_key.pub" > "$etc/authorized_keys"
+out=$(offroot arm 2>&1) || fail "offroot arm failed: $out"
+echo "$out"
+check "arm says it armed on the port" sh -c "echo \"\$1\" | grep -q 'armed without a reboot: emergency ssh on port 1022'" _ "$out"
+check "the environment is a tmpfs of its own" sh -c 'findmnt -n -o FSTYPE /run/offroot/rootfs | grep -qx tmpfs'
+check "status: NORMAL" sh -c 'offroot status --json | grep -q "\"state\":\"NORMAL\""'
+check "status: root switch tmpfs" sh -c 'offroot status --json | grep -q "\"root_switch\":\"tmpfs\""'
+check "status names the tmpfs switch" sh -c 'offroot status | grep -q "^root switch: tmpfs"'
+check "the emergency dropbear runs as @dropbear" sh -c \
+    'tr "\0" " " < /proc/$(cat /run/offroot/dropbear.pid)/cmdline | grep -q "^@dropbear "'
+check "the host key and the authorized keys are 0600" sh -c \
+    '[ "$(stat -c %a /run/offroot/rootfs/etc/offroot/dropbear_ed25519_host_key)" = 600 ] &&
+     [ "$(stat -c %a /run/offroot/rootfs/var/lib/offroot/.ssh/authorized_keys)" = 600 ]'
+bytes=$(status | sed -n 's/.*"rootfs_bytes":\([0-9]*\).*/\1/p')
+echo "# RAM held by the emergency tmpfs: $bytes bytes"
+check "status reports the RAM the environment holds" test -n "$bytes"
+
+# The admin's session: in the environment, busybox, offroot, e2fsck.
+check "ssh -p 1022 with the key logs in" login true
+session_status=$(login offroot status --json 2>&1 || true)
+check "the session runs in the emergency environment" sh -c "echo '$session_status' | grep -q '\"running_in_rootfs\":true'"
+check "the session's e2fsck runs" login e2fsck -V
+check "the session sees the real root through PID 1" login test -e /proc/1/root/etc/os-release
+check "a password is refused" sh -c \
+    "! ssh -n -p 1022 -o BatchMode=yes -o PubkeyAuthentication=no -o StrictHostKeyChecking=no \
+       -o UserKnownHostsFile=/dev/null -o ConnectTimeout=5 root@127.0.0.1 true"
+
+out=$(offroot arm 2>&1) || true
+check "a second arm changes nothing and says so" sh -c "echo \"\$1\" | grep -q 'already armed'" _ "$out"
+refusal=$(login offroot disarm 2>&1) && fail "disarm from the emergency session succeeded: $refusal"
+check "disarm from the emergency session is refused, saying why" sh -c \
+    "echo \"\$1\" | grep -q 'from a normal session'" _ "$refusal"
+check "still NORMAL after the refused disarm" sh -c 'offroot status --json | grep -q "\"state\":\"NORMAL\""'
+
+out=$(offroot disarm 2>&1) || fail "offroot disarm failed: $out"
+echo "$out"
+check "disarm: no emergency environment" sh -c 'offroot status --json | grep -q NO-EMERGENCY-ENVIRONMENT'
+check "disarm: the tmpfs is gone" sh -c '! mountpoint -q /run/offroot/rootfs'
+check "disarm: nothing answers on 1022" sh -c '! ssh -n -p 1022 -o BatchMode=yes -o ConnectTimeout=3 root@127.0.0.1 true'
+check "disarm again: nothing to do" sh -c 'offroot disarm | grep -q "not armed"'
+
+[ "$failed" = 0 ] || fail "a check failed"
+echo "arm-now: passed"
