@@ -169,6 +169,17 @@ check "cycle 3: return onto a device in use: refused, still DETACHED" refused_re
 # A migration names its new root in the copy's fstab, as an admin would
 # (sysvinit's checkroot insists that fstab's root is the mounted one).
 vm_ssh "$name" 1022 "mount -o remount,rw /var/lib/offroot/inspect && sed -i 's|^/dev/vda\([[:space:]]\)|/dev/vdb\1|' /var/lib/offroot/inspect/etc/fstab && umount /var/lib/offroot/inspect"
+# A copy whose init cannot run is refused before PID 1 is handed over:
+# its init gone, then its libc gone (each put back after).
+in_copy() { vm_ssh "$name" 1022 "mount /dev/vdb /var/lib/offroot/inspect && $1; s=\$?; umount /var/lib/offroot/inspect; exit \$s"; }
+in_copy 'mv /var/lib/offroot/inspect/sbin/init /var/lib/offroot/inspect/sbin/init.offroot-test'
+check "cycle 3: return onto a copy without its init: refused, still DETACHED" \
+    refused_return /dev/vdb 'the init "/sbin/init"'
+in_copy 'mv /var/lib/offroot/inspect/sbin/init.offroot-test /var/lib/offroot/inspect/sbin/init'
+in_copy 'mv /var/lib/offroot/inspect/usr/lib/x86_64-linux-gnu/libc.so.6 /var/lib/offroot/inspect/usr/lib/x86_64-linux-gnu/libc.so.6.offroot-test'
+check "cycle 3: return onto a copy without the libc its init needs: refused, still DETACHED" \
+    refused_return /dev/vdb 'libc.so.6'
+in_copy 'mv /var/lib/offroot/inspect/usr/lib/x86_64-linux-gnu/libc.so.6.offroot-test /var/lib/offroot/inspect/usr/lib/x86_64-linux-gnu/libc.so.6'
 out=$(OFFROOT_VM_SSH_TIMEOUT=600 vm_ssh "$name" 1022 offroot return --root /dev/vdb 2>&1) && rc=0 || rc=$?
 echo "$out" | sed 's/^/    /'
 check "cycle 3: offroot return --root /dev/vdb" test "$rc" = 0

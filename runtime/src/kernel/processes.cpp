@@ -357,12 +357,21 @@ std::optional<uint64_t> mount_id_of(const std::string& path) {
     return sx.stx_mnt_id;
 }
 
+std::optional<std::string> storage_daemon_role(const Process& process) {
+    if (!process.cmdline.empty() && !process.cmdline.front().empty() && process.cmdline.front().front() == '@')
+        return "a root storage daemon (argv[0] " + quoted(process.cmdline.front()) + ")";
+    for (const char* daemon : {"mdmon", "multipathd", "iscsid"})
+        if (process.stat.comm == daemon) return std::string(daemon) + ", which serves a storage stack";
+    return std::nullopt;
+}
+
 std::vector<pid_t> select_processes_to_stop(const std::vector<Process>& processes,
                                             const std::vector<pid_t>& spared, pid_t self) {
     std::vector<pid_t> out;
     for (const auto& p : processes) {
         const pid_t pid = p.stat.pid;
         if (p.kernel_thread || is_kernel_thread(p.stat) || pid == 1 || pid == self) continue;
+        if (storage_daemon_role(p)) continue;
         if (std::find(spared.begin(), spared.end(), pid) != spared.end()) continue;
         out.push_back(pid);
     }

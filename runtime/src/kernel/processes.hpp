@@ -102,6 +102,13 @@ namespace offroot {
 // this device number, or an open or mapped file there.
 bool uses_device(const Process& process, dev_t dev);
 
+// What serves storage and must never be killed: systemd's "root storage
+// daemons" (argv[0] starting with '@', as the emergency dropbear and
+// initramfs-started storage daemons run), and the daemons that keep a
+// storage stack alive (mdmon for external-metadata RAID, multipathd,
+// iscsid). Returns what it is, for messages; nothing for other processes.
+std::optional<std::string> storage_daemon_role(const Process& process);
+
 std::vector<pid_t> select_processes_to_stop(const std::vector<Process>& processes,
                                             const std::vector<pid_t>& spared, pid_t self);
 

@@ -79,6 +79,14 @@ Result<CheckReport> run_check(const CheckOptions& options) {
         r.root_fs_type = root_mount->fs_type;
     }
     r.root_disk = disk_of(root_dev);
+    if (is_network_or_fuse(r.root_fs_type))
+        r.blockers.push_back("the root filesystem is " + r.root_fs_type + " (" + r.root_source +
+                             "): it is not on a local disk, and the network that serves it must stay up; "
+                             "offroot frees local disks only");
+    if (r.root_fs_type == "zfs")
+        r.blockers.push_back("the root filesystem is zfs (" + r.root_source +
+                             "): its pool cannot be exported while the host runs from it, and offroot does not "
+                             "manage zfs; use the pool's own tools (zfs send/receive) or a rescue system");
 
     for (const MountEntry* m : table->unmount_order("/")) {
         if (m == root_mount || m->mount_point == "/") continue;
@@ -106,7 +114,15 @@ Result<CheckReport> run_check(const CheckOptions& options) {
         }
         for (const auto& m : p.maps)
             if (m.dev == root_dev && m.deleted) r.deleted_files.push_back(HeldFile{ref(p), -1, m.path});
-        if (uses_device(p, root_dev)) r.processes_on_root.push_back(ref(p));
+        if (uses_device(p, root_dev)) {
+            r.processes_on_root.push_back(ref(p));
+            // enter never kills what serves storage, and the root cannot be
+            // unmounted under a process that runs from it.
+            if (auto role = storage_daemon_role(p))
+                r.blockers.push_back(p.stat.comm + " (pid " + std::to_string(p.stat.pid) + ") is " + *role +
+                                     " and runs from the root filesystem: offroot must not stop it, and cannot "
+                                     "unmount the root under it; free the disk from a rescue system instead");
+        }
     }
 
     if (auto sockets = read_unix_sockets(); sockets) {
@@ -172,7 +188,7 @@ Result<CheckReport> run_check(const CheckOptions& options) {
     // Blockers: what would leave the admin without a way back.
     if (r.system.state == SystemState::no_emergency_environment) {
         r.blockers.push_back("no emergency environment: " + r.system.explanation +
-                             "; install offroot, run update-initramfs -u and reboot once");
+                             "; run offroot arm (or update-initramfs -u and reboot once)");
     } else {
         if (r.system.state != SystemState::normal)
             r.blockers.push_back("the system is not in NORMAL state but " + to_string(r.system.state) + ": " +

@@ -41,6 +41,10 @@ struct ReturnOptions {
     int sshd_wait_seconds = 180;
 };
 
+// What return --fsck makes of the checker's exit status (-1: killed by a
+// signal or the time limit): 0 and 1 go on, anything else stops the return.
+Status fsck_verdict(const std::string& command, int exit_status, const std::string& device);
+
 Status enter_detached(const EnterOptions& options);
 Status return_to_root(const ReturnOptions& options);
 

@@ -12,6 +12,8 @@
 #include <thread>
 
 #include "kernel/block_device.hpp"
+#include "kernel/elf.hpp"
+#include "kernel/kernel_cmdline.hpp"
 #include "base/clock.hpp"
 #include "system/emergency.hpp"
 #include "base/files.hpp"
@@ -23,6 +25,20 @@
 #include "base/undo.hpp"
 
 namespace offroot {
+
+Status fsck_verdict(const std::string& command, int exit_status, const std::string& device) {
+    // e2fsck: 0 clean, 1 errors corrected; anything above needs a human,
+    // and so does a checker that was killed or crashed (-1): it proved
+    // nothing.
+    if (exit_status < 0)
+        return plain_error(command + " did not finish: killed by a signal or by the time limit",
+                           "check the filesystem by hand (e2fsck -f " + device + ") before returning");
+    if (exit_status > 1)
+        return plain_error(command + " exited with status " + std::to_string(exit_status),
+                           "repair the filesystem by hand (e2fsck " + device + ") before returning");
+    return {};
+}
+
 namespace {
 
 bool sshd_answers() {
@@ -55,11 +71,7 @@ Status run_fsck(const std::string& device, const std::string& fs_type) {
     auto r = run_command(c);
     if (!r) return r.error();
     log_info("return: " + describe(c) + " -> " + std::to_string(r->exit_status) + "\n" + r->output);
-    // e2fsck: 0 clean, 1 errors corrected; anything above needs a human.
-    if (r->exit_status > 1)
-        return plain_error(describe(c) + " exited with status " + std::to_string(r->exit_status),
-                           "repair the filesystem by hand (e2fsck " + device + ") before returning");
-    return {};
+    return fsck_verdict(describe(c), r->exit_status, device);
 }
 
 }  // namespace
@@ -126,6 +138,17 @@ Status return_to_root(const ReturnOptions& options) {
         if (make_dir(run + "/offroot", 0755))
             if (auto s = write_file(root_dir + kDropbearPidfile, *pidfile, O_CREAT | O_TRUNC, 0644); !s)
                 log_warning("copying the dropbear pidfile: " + s.error().message());
+    }
+
+    // The init the stub will exec, as the kernel command line names it:
+    // one that cannot start leaves PID 1 with nothing to run. Refused here,
+    // the mounts go and the system stays DETACHED.
+    {
+        auto cmdline = KernelCmdline::read("/proc/cmdline");
+        const std::string init = cmdline ? cmdline->init_path() : std::string("/sbin/init");
+        if (auto s = check_program_runs_in(root_dir, init, "the init"); !s)
+            return s.error().context("refusing to return onto " + device + ", still DETACHED");
+        log_info("return: " + init + " and what it loads are in " + device);
     }
 
     if (auto s = root_switch.put_root_in_place(undo); !s) return s;
