@@ -1,13 +1,12 @@
 // offroot: the admin's command. Parses the command line, runs one command,
 // turns its result into output and an exit code:
 //   0  done / go     1  refused, no-go or failed     2  bad usage
+#include <boost/program_options.hpp>
+
 #include <unistd.h>
 
-#include <charconv>
 #include <cstdio>
 #include <cstdlib>
-#include <map>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +21,7 @@
 #include "transitions/transition.hpp"
 #include "base/version.hpp"
 
+namespace po = boost::program_options;
 using namespace offroot;
 
 namespace {
@@ -289,173 +289,71 @@ int run_as_init_stub() {
     run_init_stub(options);
 }
 
-// The command line, parsed here rather than by Boost.Program_options: its
-// compiled parser (cmdline.o: a static std::ios_base::Init) and every option
-// it is given (option_description::set_names: a std::stringstream) bring in
-// the C++ locale machinery, iostreams and glibc's wide-character, gconv
-// and strtold code: ~0.9 MB of this static binary, which stays in RAM for
-// the whole uptime. The same grammar: long options as --name, --name=VALUE
-// or --name VALUE, an unambiguous prefix of a long name, short flags
-// (clustered too: -nh), "--" ends the options, each option once.
-struct OptionSpec {
-    std::string name;
-    char short_name;
-    bool takes_value;
-};
-
-struct ParsedOptions {
-    std::map<std::string, std::string> values;  // name -> value ("" for a flag)
-    std::vector<std::string> positional;
-    bool given(const std::string& name) const { return values.count(name) > 0; }
-};
-
-bool is_option(const std::string& a) { return a.size() > 1 && a[0] == '-'; }
-
-bool command_is_known(const std::string& c) {
-    return c == "status" || c == "check" || c == "enter" || c == "return" || c == "arm" || c == "disarm";
-}
-
-const OptionSpec* find_long(const std::vector<OptionSpec>& known, const std::string& name, std::string& problem) {
-    const OptionSpec* prefix_match = nullptr;
-    std::string candidates;
-    for (const auto& o : known) {
-        if (o.name == name) return &o;
-        if (o.name.compare(0, name.size(), name) == 0) {
-            candidates += (candidates.empty() ? "'--" : ", '--") + o.name + "'";
-            problem = prefix_match == nullptr ? "" : "option '--" + name + "' is ambiguous and matches " + candidates;
-            prefix_match = &o;
-        }
-    }
-    if (!problem.empty()) return nullptr;
-    if (prefix_match == nullptr) problem = "unrecognised option '--" + name + "'";
-    return prefix_match;
-}
-
-// The first problem as a message for the admin, or nothing.
-std::optional<std::string> parse_options(const std::vector<std::string>& args, const std::vector<OptionSpec>& known,
-                                         ParsedOptions& parsed) {
-    auto store = [&parsed](const OptionSpec& o, std::string value) -> std::optional<std::string> {
-        if (!parsed.values.emplace(o.name, std::move(value)).second)
-            return "option '--" + o.name + "' cannot be specified more than once";
-        return std::nullopt;
-    };
-    for (size_t i = 0; i < args.size(); ++i) {
-        const std::string& a = args[i];
-        if (a == "--") {
-            parsed.positional.insert(parsed.positional.end(), args.begin() + static_cast<long>(i) + 1, args.end());
-            break;
-        }
-        if (!is_option(a)) {
-            parsed.positional.push_back(a);
-        } else if (a[1] == '-') {
-            const size_t eq = a.find('=');
-            const std::string name = a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
-            std::string problem;
-            const OptionSpec* o = find_long(known, name, problem);
-            if (o == nullptr) return problem;
-            std::string value;
-            if (o->takes_value) {
-                if (eq != std::string::npos) {
-                    value = a.substr(eq + 1);
-                } else if (i + 1 < args.size()) {
-                    value = args[++i];
-                } else {
-                    return "the required argument for option '--" + o->name + "' is missing";
-                }
-            } else if (eq != std::string::npos) {
-                return "option '--" + o->name + "' does not take any arguments";
-            }
-            if (auto p = store(*o, std::move(value))) return p;
-        } else {
-            for (size_t c = 1; c < a.size(); ++c) {
-                const OptionSpec* o = nullptr;
-                for (const auto& k : known)
-                    if (k.short_name != 0 && k.short_name == a[c]) o = &k;
-                if (o == nullptr) return "unrecognised option '-" + std::string(1, a[c]) + "'";
-                std::string value;
-                if (o->takes_value) {
-                    if (c + 1 < a.size()) {
-                        value = a.substr(c + 1);
-                    } else if (i + 1 < args.size()) {
-                        value = args[++i];
-                    } else {
-                        return "the required argument for option '--" + o->name + "' is missing";
-                    }
-                    c = a.size();
-                }
-                if (auto p = store(*o, std::move(value))) return p;
-            }
-        }
-    }
-    return std::nullopt;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
     if (started_as_init_stub(argv[0])) return run_as_init_stub();
 
-    const std::vector<std::string> args(argv + 1, argv + argc);
-    // The command: the first word that is not an option. The global options
-    // take no value, so an option's value cannot be mistaken for it.
-    std::string command;
-    std::vector<std::string> rest;
-    bool options_ended = false;
-    for (const auto& a : args) {
-        if (command.empty() && !options_ended && a == "--") {
-            options_ended = true;
-            rest.push_back(a);
-        } else if (command.empty() && (options_ended || !is_option(a))) {
-            command = a;
-        } else {
-            rest.push_back(a);
-        }
-    }
+    po::options_description global("global");
+    global.add_options()
+        ("help,h", "")
+        ("version", "")
+        ("json", "")
+        ("command", po::value<std::string>(), "")
+        ("args", po::value<std::vector<std::string>>(), "");
+    po::positional_options_description positional;
+    positional.add("command", 1).add("args", -1);
 
-    std::vector<OptionSpec> known{{"help", 'h', false}, {"version", 0, false}, {"json", 0, false}};
-    if (command == "check") {
-        known.push_back({"min-free", 0, true});
-    } else if (command == "enter") {
-        known.push_back({"dry-run", 'n', false});
-        known.push_back({"min-free", 0, true});
-    } else if (command == "return") {
-        known.push_back({"root", 0, true});
-        known.push_back({"fsck", 0, false});
-        known.push_back({"dry-run", 'n', false});
+    po::variables_map vm;
+    std::vector<std::string> rest;
+    try {
+        auto parsed = po::command_line_parser(argc, argv).options(global).positional(positional).allow_unregistered().run();
+        po::store(parsed, vm);
+        rest = po::collect_unrecognized(parsed.options, po::include_positional);
+    } catch (const po::error& e) {
+        return usage_error(e.what());
     }
-    ParsedOptions opts;
-    const auto problem = parse_options(rest, known, opts);
-    if (!problem && opts.given("version")) {
+    if (vm.count("version")) {
         out(std::string("offroot ") + kVersion + "\n");
         return kExitOk;
     }
-    if (command.empty()) {
-        if (!problem && opts.given("help")) {
+    if (!vm.count("command")) {
+        if (vm.count("help")) {
             out(kUsage);
             return kExitOk;
         }
         return usage_error("no command given");
     }
-    if (!command_is_known(command)) return usage_error("unknown command " + quoted(command));
-    if (problem) return usage_error(command + ": " + *problem);
-    if (!opts.positional.empty())
-        return usage_error(command + ": unexpected argument " + quoted(opts.positional.front()));
-    if (opts.given("help")) {
+    const std::string command = vm["command"].as<std::string>();
+    if (!rest.empty() && rest.front() == command) rest.erase(rest.begin());
+
+    po::options_description sub(command + " options");
+    sub.add_options()("json", "")("help,h", "");
+    if (command == "check") {
+        sub.add_options()("min-free", po::value<uint64_t>()->default_value(64), "");
+    } else if (command == "enter") {
+        sub.add_options()("dry-run,n", "")("min-free", po::value<uint64_t>()->default_value(64), "");
+    } else if (command == "return") {
+        sub.add_options()("root", po::value<std::string>()->default_value(""), "")("fsck", "")("dry-run,n", "");
+    } else if (command != "status" && command != "arm" && command != "disarm") {
+        return usage_error("unknown command " + quoted(command));
+    }
+    po::variables_map opts;
+    try {
+        po::store(po::command_line_parser(rest).options(sub).run(), opts);
+        po::notify(opts);
+    } catch (const po::error& e) {
+        return usage_error(command + ": " + e.what());
+    }
+    if (vm.count("help") || opts.count("help")) {
         out(kUsage);
         return kExitOk;
     }
-    const bool json = opts.given("json");
-    uint64_t min_free_mib = 64;
-    if (opts.given("min-free")) {
-        const std::string& v = opts.values["min-free"];
-        auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), min_free_mib);
-        if (ec != std::errc() || end != v.data() + v.size() || v.empty())
-            return usage_error(command + ": the argument (" + quoted(v) + ") for option '--min-free' is invalid");
-    }
+    const bool json = vm.count("json") || opts.count("json");
 
     if (command == "status") return cmd_status(json);
     if (command == "arm" || command == "disarm") return cmd_arm(command);
-    if (command == "check") return cmd_check(json, min_free_mib);
-    if (command == "enter") return cmd_enter(json, opts.given("dry-run"), min_free_mib);
-    return cmd_return(json, opts.values["root"], opts.given("fsck"), opts.given("dry-run"));
+    if (command == "check") return cmd_check(json, opts["min-free"].as<uint64_t>());
+    if (command == "enter") return cmd_enter(json, opts.count("dry-run") > 0, opts["min-free"].as<uint64_t>());
+    return cmd_return(json, opts["root"].as<std::string>(), opts.count("fsck") > 0, opts.count("dry-run") > 0);
 }
