@@ -77,6 +77,7 @@ Result<CheckReport> run_check(const CheckOptions& options) {
     if (root_mount != nullptr) {
         r.root_source = root_mount->source;
         r.root_fs_type = root_mount->fs_type;
+        r.root_mount_root = root_mount->root;
     }
     r.root_disk = disk_of(root_dev);
     if (is_network_or_fuse(r.root_fs_type))

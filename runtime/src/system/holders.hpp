@@ -52,6 +52,7 @@ struct SwapOnDisk {
 struct CheckReport {
     std::string root_source;  // e.g. /dev/vda1
     std::string root_fs_type;
+    std::string root_mount_root;   // the mount's root within its filesystem: "/", or a btrfs subvolume
     std::string root_mount_point;  // where the real root is as seen from here: "/" or "/.."
     std::string root_disk;         // "vda"
 

@@ -25,7 +25,16 @@ struct DetachRecord {
     std::string root_fs_type;
     std::string init_kind;
     std::string init_binary;
+    // What the root was mounted with, for return to mount it the same way
+    // (the init remounts it with fstab's options afterwards).
+    std::string root_mount_data;
 };
+
+// The data for mount(2) that gives back the root as it was: the kernel
+// command line's rootflags= (what the initramfs used), and for a btrfs root
+// on a subvolume (the mount's root within its filesystem is not "/") a
+// subvol= when rootflags= names none.
+std::string root_mount_data(const std::string& rootflags, const std::string& fs_type, const std::string& mount_root);
 std::string serialize(const DetachRecord& record);
 Result<DetachRecord> parse_detach_record(const std::string& text);
 Result<DetachRecord> read_detach_record();

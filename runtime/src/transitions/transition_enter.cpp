@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "kernel/block_device.hpp"
+#include "kernel/kernel_cmdline.hpp"
 #include "base/clock.hpp"
 #include "system/emergency.hpp"
 #include "base/files.hpp"
@@ -34,7 +35,7 @@ namespace offroot {
 
 std::string serialize(const DetachRecord& r) {
     return "ROOT_DEVICE=" + r.root_device + "\nROOT_FS_TYPE=" + r.root_fs_type + "\nINIT=" + r.init_kind +
-           "\nINIT_BINARY=" + r.init_binary + "\n";
+           "\nINIT_BINARY=" + r.init_binary + "\nROOT_MOUNT_DATA=" + r.root_mount_data + "\n";
 }
 
 Result<DetachRecord> parse_detach_record(const std::string& text) {
@@ -52,9 +53,20 @@ Result<DetachRecord> parse_detach_record(const std::string& text) {
         if (key == "ROOT_FS_TYPE") r.root_fs_type = value;
         if (key == "INIT") r.init_kind = value;
         if (key == "INIT_BINARY") r.init_binary = value;
+        if (key == "ROOT_MOUNT_DATA") r.root_mount_data = value;
     }
     if (r.root_device.empty()) return plain_error("the detach record names no root device");
     return r;
+}
+
+std::string root_mount_data(const std::string& rootflags, const std::string& fs_type, const std::string& mount_root) {
+    std::string data = rootflags;
+    if (fs_type == "btrfs" && !mount_root.empty() && mount_root != "/") {
+        const bool names_subvolume = ("," + data).find(",subvol=") != std::string::npos ||
+                                     ("," + data).find(",subvolid=") != std::string::npos;
+        if (!names_subvolume) data += (data.empty() ? "" : ",") + std::string("subvol=") + mount_root;
+    }
+    return data;
 }
 
 Result<DetachRecord> read_detach_record() {
@@ -143,11 +155,15 @@ Status enter_detached(const EnterOptions& options) {
     if (!report->system.emergency || !report->system.emergency->we_run_in_rootfs)
         return plain_error("offroot enter runs in the emergency environment", "ssh -p 1022 root@this-host, then offroot enter");
     const InitInfo init = report->init;
-    DetachRecord record{report->root_source, report->root_fs_type, to_string(init.kind), init.binary};
+    const auto cmdline = KernelCmdline::read("/proc/cmdline");
+    const std::string rootflags = cmdline ? cmdline->value("rootflags").value_or("") : std::string();
+    DetachRecord record{report->root_source, report->root_fs_type, to_string(init.kind), init.binary,
+                        root_mount_data(rootflags, report->root_fs_type, report->root_mount_root)};
     if (auto s = check_block_device(record.root_device); !s)
         return s.error().context("the root filesystem's source is not a device offroot can free");
     if (auto s = write_file(kDetachRecord, serialize(record), O_CREAT | O_TRUNC, 0600); !s) return s;
-    log_info("enter: " + record.root_device + " (" + record.root_fs_type + "), init " + to_string(init.kind));
+    log_info("enter: " + record.root_device + " (" + record.root_fs_type +
+             (record.root_mount_data.empty() ? "" : ", " + record.root_mount_data) + "), init " + to_string(init.kind));
 
     UndoStack undo;
     const RootSwitcher& root_switch = report->system.emergency->switcher();

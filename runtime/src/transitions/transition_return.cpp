@@ -41,6 +41,13 @@ Status fsck_verdict(const std::string& command, int exit_status, const std::stri
 
 namespace {
 
+// /dev/vda1 and /dev/disk/by-uuid/... name one device.
+bool same_block_device(const std::string& a, const std::string& b) {
+    if (a == b) return true;
+    auto sa = stat_path(a), sb = stat_path(b);
+    return sa && sb && S_ISBLK(sa->st_mode) && S_ISBLK(sb->st_mode) && sa->st_rdev == sb->st_rdev;
+}
+
 bool sshd_answers() {
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return false;
@@ -113,9 +120,14 @@ Status return_to_root(const ReturnOptions& options) {
     UndoStack undo;
     if (auto s = make_dir("/root", 0700); !s) return s;
     // Read-only, as the initramfs mounts it: the init remounts it per fstab.
-    if (auto s = mount_fs(device, root_dir, fs_type, MS_RDONLY); !s) return s.error().context("mounting the root");
+    // With the options it had when it is the root enter took away (its
+    // subvolume, rootflags=); a new device gets none.
+    std::string data;
+    if (auto record = read_detach_record(); record && same_block_device(record->root_device, device))
+        data = record->root_mount_data;
+    if (auto s = mount_fs(device, root_dir, fs_type, MS_RDONLY, data); !s) return s.error().context("mounting the root");
     undo.push("mount-root", [root_dir]() { return unmount(root_dir, 0); });
-    log_info("return: mounted " + device + " (" + fs_type + ") on /root");
+    log_info("return: mounted " + device + " (" + fs_type + (data.empty() ? "" : ", " + data) + ") on /root");
 
     struct Bind {
         const char* source;
