@@ -48,13 +48,14 @@ TEST_CASE("sysvinit: the stop scripts run, in order, except the network and the 
 }
 
 TEST_CASE("the detach record round-trips and needs a device", "[transition]") {
-    DetachRecord r{"/dev/vda", "ext4", "systemd", "/usr/lib/systemd/systemd"};
+    DetachRecord r{"/dev/vda", "ext4", "systemd", "/usr/lib/systemd/systemd", "subvol=@rootfs"};
     auto back = parse_detach_record(serialize(r));
     REQUIRE(back.ok());
     CHECK(back->root_device == "/dev/vda");
     CHECK(back->root_fs_type == "ext4");
     CHECK(back->init_kind == "systemd");
     CHECK(back->init_binary == "/usr/lib/systemd/systemd");
+    CHECK(back->root_mount_data == "subvol=@rootfs");
     auto empty = parse_detach_record("INIT=systemd\n");
     REQUIRE_FALSE(empty.ok());
     CHECK(empty.error().message() == "the detach record names no root device");
