@@ -14,6 +14,7 @@
 #include "base/files.hpp"
 #include "system/emergency.hpp"
 #include "system/holders.hpp"
+#include "system/storage.hpp"
 #include "transitions/init_stub.hpp"
 #include "base/json.hpp"
 #include "kernel/mountinfo.hpp"
@@ -82,6 +83,8 @@ std::string mib(uint64_t bytes) {
 int cmd_status(bool json) {
     auto s = read_system_status();
     if (!s) return fail(s.error());
+    // LVM, dm-crypt, md: assembled, and free once DETACHED.
+    auto storage = read_storage_state();
     if (json) {
         JsonWriter j;
         j.begin_object().key("state").value(to_string(s->state)).key("explanation").value(s->explanation);
@@ -93,6 +96,12 @@ int cmd_status(bool json) {
         j.key("running_in_rootfs").value(s->emergency && s->emergency->we_run_in_rootfs);
         j.key("root_switch");
         if (s->emergency) j.value(to_string(s->emergency->root_switch)); else j.null();
+        j.key("storage").begin_array();
+        if (storage)
+            for (const auto& d : *storage)
+                j.begin_object().key("name").value(d.device.name).key("kind").value(d.device.kind)
+                    .key("free").value(d.free()).key("used_by").value(d.used_by).end_object();
+        j.end_array();
         j.end_object();
         out(j.str() + "\n");
         return kExitOk;
@@ -106,6 +115,7 @@ int cmd_status(bool json) {
         out("root switch: " + s->emergency->switcher().description() + "\n");
     }
     if (s->rootfs_bytes) out(std::string("RAM kept by rootfs: ") + mib(*s->rootfs_bytes) + "\n");
+    if (storage && !storage->empty()) out("storage stack:\n" + format_storage_human(*storage));
     // The log in RAM: what the last enter or return did, even when the
     // session that ran it is gone.
     if (s->emergency) {

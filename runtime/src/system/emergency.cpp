@@ -108,7 +108,8 @@ Result<SystemStatus> read_system_status() {
         status.state = SystemState::no_emergency_environment;
         status.explanation =
             "no process lives in a kept rootfs: the system was booted without offroot's initramfs "
-            "(hook not installed, initramfs not rebuilt, or offroot=off on the kernel command line)";
+            "(hook not installed, initramfs not rebuilt, or offroot=off on the kernel command line); "
+            "offroot arm makes one now";
         return status;
     }
     const EmergencyEnvironment& e = **env;

@@ -144,12 +144,11 @@ Result<CheckReport> run_check(const CheckOptions& options) {
     uint64_t swap_used_kib = 0;
     if (auto swaps = read_swaps(); swaps) {
         for (const auto& s : *swaps) {
-            const bool is_dev = s.filename.rfind("/dev/", 0) == 0;
-            auto st = stat_path(is_dev ? s.filename : real_root.path(s.filename));
-            if (!st) continue;
-            bool on_disk = S_ISBLK(st->st_mode) ? (!r.root_disk.empty() && disk_of(st->st_rdev) == r.root_disk)
-                                                : st->st_dev == root_dev;
-            if (!on_disk) continue;
+            // Every swap of a disk goes off: a swap partition or LV keeps
+            // its disk (and the volume group) busy as surely as a mount does,
+            // and a swap file is on a filesystem that enter unmounts. Only
+            // swap that lives in RAM (zram) stays.
+            if (s.filename.rfind("/dev/zram", 0) == 0) continue;
             r.swaps.push_back(SwapOnDisk{s.filename, s.used_kib});
             swap_used_kib += s.used_kib;
         }

@@ -62,7 +62,7 @@ struct CheckReport {
     std::vector<HeldFile> deleted_files;   // unlinked but open or mapped
     std::vector<HeldFile> written_files;   // open for writing
     std::vector<BoundSocket> unix_sockets; // bound on the root filesystem
-    std::vector<SwapOnDisk> swaps;         // swap file on the root, or partition of its disk
+    std::vector<SwapOnDisk> swaps;         // every swap but zram: enter turns them off
     std::vector<std::string> loop_devices; // backed by a file on the root
     std::vector<OtherMount> other_mounts;  // everything else under the root, unmounted by enter
     std::vector<ProcessRef> processes_on_root;  // run from the disk: stopped by enter

@@ -1,0 +1,30 @@
+// The storage stack between the filesystems and the disks: device-mapper
+// (LVM, dm-crypt, multipath) and md RAID, as sysfs shows it. enter leaves
+// it assembled; `offroot status` says what is there and whether anything
+// still uses it.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+
+namespace offroot {
+
+struct StackedDevice {
+    std::string kernel_name;          // dm-0, md127
+    std::string name;                 // vg0-root (dm/name), md127
+    std::string kind;                 // lvm, crypt, multipath, dm, raid1, ...
+    std::vector<std::string> slaves;  // what it is built on: vda5, dm-1
+    std::vector<std::string> holders; // what is built on it
+    unsigned major = 0, minor = 0;
+};
+
+// Every dm and md device under `sys_block` (/sys/class/block).
+Result<std::vector<StackedDevice>> read_block_stack(const std::string& sys_block = "/sys/class/block");
+
+// "lvm" for a dm uuid "LVM-...", "crypt" for "CRYPT-...", "multipath" for
+// "mpath-...", else "dm".
+std::string dm_kind(const std::string& dm_uuid);
+
+}  // namespace offroot
