@@ -166,9 +166,13 @@ check "cycle 3: return onto a disk without a filesystem: refused, still DETACHED
 check "cycle 3: the root copied onto the second disk" vm_ssh "$name" 1022 dd if=/dev/vda of=/dev/vdb bs=4M conv=fsync
 vm_ssh "$name" 1022 'mkdir -p /var/lib/offroot/inspect && mount -o ro /dev/vdb /var/lib/offroot/inspect'
 check "cycle 3: return onto a device in use: refused, still DETACHED" refused_return /dev/vdb 'Device or resource busy'
-# A migration names its new root in the copy's fstab, as an admin would
-# (sysvinit's checkroot insists that fstab's root is the mounted one).
-vm_ssh "$name" 1022 "mount -o remount,rw /var/lib/offroot/inspect && sed -i 's|^/dev/vda\([[:space:]]\)|/dev/vdb\1|' /var/lib/offroot/inspect/etc/fstab && umount /var/lib/offroot/inspect"
+# The copy's fstab still mounts / from /dev/vda: its init would check or
+# remount the old disk (sysvinit's checkroot stops at a maintenance
+# prompt), so return refuses until the migration names its new root there.
+vm_ssh "$name" 1022 "umount /var/lib/offroot/inspect"
+check "cycle 3: return onto a copy whose fstab names the old root: refused, still DETACHED" \
+    refused_return /dev/vdb 'fstab mounts / from /dev/vda, not /dev/vdb'
+vm_ssh "$name" 1022 "mount /dev/vdb /var/lib/offroot/inspect && sed -i 's|^/dev/vda\([[:space:]]\)|/dev/vdb\1|' /var/lib/offroot/inspect/etc/fstab && umount /var/lib/offroot/inspect"
 # A copy whose init cannot run is refused before PID 1 is handed over:
 # its init gone, then its libc gone (each put back after).
 in_copy() { vm_ssh "$name" 1022 "mount /dev/vdb /var/lib/offroot/inspect && $1; s=\$?; umount /var/lib/offroot/inspect; exit \$s"; }

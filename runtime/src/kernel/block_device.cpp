@@ -37,6 +37,44 @@ Result<std::string> probe_filesystem(const std::string& device) {
                        "is it the right device? blkid shows what it holds");
 }
 
+std::string format_uuid(const unsigned char bytes[16]) {
+    static const char hex[] = "0123456789abcdef";
+    std::string out;
+    for (int i = 0; i < 16; ++i) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
+        out += hex[bytes[i] >> 4];
+        out += hex[bytes[i] & 0xf];
+    }
+    return out;
+}
+
+Result<FilesystemId> probe_filesystem_id(const std::string& device) {
+    auto type = probe_filesystem(device);
+    if (!type) return type.error();
+    auto fd = open_path(device, O_RDONLY);
+    if (!fd) return fd.error();
+    // Where each superblock keeps its UUID and label.
+    off_t uuid_at = 0, label_at = 0;
+    size_t label_len = 0;
+    if (*type == "ext4") {
+        uuid_at = 1024 + 0x68, label_at = 1024 + 0x78, label_len = 16;
+    } else if (*type == "xfs") {
+        uuid_at = 32, label_at = 108, label_len = 12;
+    } else {  // btrfs: the filesystem's fsid, not the device's uuid
+        uuid_at = 0x10000 + 0x20, label_at = 0x10000 + 0x12b, label_len = 256;
+    }
+    FilesystemId id;
+    id.type = *type;
+    unsigned char uuid[16];
+    if (!read_at(fd->get(), uuid_at, uuid, sizeof uuid)) return sys_error("pread(" + quoted(device) + ", uuid)");
+    static const unsigned char zero[16] = {};
+    if (std::memcmp(uuid, zero, 16) != 0) id.uuid = format_uuid(uuid);
+    std::string label(label_len, '\0');
+    if (!read_at(fd->get(), label_at, label.data(), label_len)) return sys_error("pread(" + quoted(device) + ", label)");
+    id.label = label.c_str();
+    return id;
+}
+
 Status check_device_free(const std::string& device) {
     int fd = ::open(device.c_str(), O_RDONLY | O_EXCL | O_CLOEXEC);
     if (fd < 0) {

@@ -17,6 +17,17 @@ Result<std::string> probe_filesystem(const std::string& device);
 // exclusive opener. Changes nothing.
 Status check_device_free(const std::string& device);
 
+// What fstab may name a filesystem by: its UUID (lowercase, with dashes, as
+// blkid prints it) and its label; empty when the superblock has none.
+struct FilesystemId {
+    std::string type;
+    std::string uuid;
+    std::string label;
+};
+Result<FilesystemId> probe_filesystem_id(const std::string& device);
+// "0123...": 16 bytes as blkid writes a UUID.
+std::string format_uuid(const unsigned char bytes[16]);
+
 Status check_block_device(const std::string& device);
 
 }  // namespace offroot

@@ -14,6 +14,7 @@
 #include "kernel/block_device.hpp"
 #include "kernel/elf.hpp"
 #include "kernel/kernel_cmdline.hpp"
+#include "system/fstab.hpp"
 #include "base/clock.hpp"
 #include "system/emergency.hpp"
 #include "base/files.hpp"
@@ -159,6 +160,8 @@ Status return_to_root(const ReturnOptions& options) {
         auto cmdline = KernelCmdline::read("/proc/cmdline");
         const std::string init = cmdline ? cmdline->init_path() : std::string("/sbin/init");
         if (auto s = check_program_runs_in(root_dir, init, "the init"); !s)
+            return s.error().context("refusing to return onto " + device + ", still DETACHED");
+        if (auto s = check_fstab_names_root(root_dir, device); !s)
             return s.error().context("refusing to return onto " + device + ", still DETACHED");
         log_info("return: " + init + " and what it loads are in " + device);
     }
