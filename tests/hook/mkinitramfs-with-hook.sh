@@ -124,6 +124,13 @@ else
 fi
 grep -E '^(not ok|RAM kept)|^  [0-9]' "$work/real-image.log" || true
 grep -q '^run-scenario' "$work/real-image.log" || cat "$work/real-image.log"
+# The boot test's budget (tests/vm/boot-emergency.sh, ram_budget_kib: one
+# figure for every suite), held here too so that CI sees a regression
+# without a VM. What each part costs: tests/hook/resident-cost.sh.
+resident_budget_kib=9216
+kept=$(sed -n 's/^RAM kept by rootfs: \([0-9]*\) bytes.*/\1/p' "$work/real-image.log")
+check "the pruned image keeps at most $resident_budget_kib KiB (${kept:-?} bytes), the boot test's budget" \
+    test "${kept:-999999999}" -le $((resident_budget_kib * 1024))
 
 # The image without a key: built, but left stock, and it says why.
 echo "# building an image without authorized keys"
