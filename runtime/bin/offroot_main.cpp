@@ -350,7 +350,9 @@ int main(int argc, char** argv) {
     }
     po::variables_map opts;
     try {
-        po::store(po::command_line_parser(rest).options(sub).run(), opts);
+        // No positional words after the command: "offroot return /dev/vdb"
+        // (--root forgotten) must not return onto the recorded root.
+        po::store(po::command_line_parser(rest).options(sub).positional(po::positional_options_description()).run(), opts);
         po::notify(opts);
     } catch (const po::error& e) {
         return usage_error(command + ": " + e.what());

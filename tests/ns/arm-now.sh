@@ -55,6 +55,13 @@ login() {
         -o UserKnownHostsFile=/dev/null -o ConnectTimeout=5 -o LogLevel=ERROR root@127.0.0.1 "$@"
 }
 
+# The command line: a device given without --root is a usage error, never
+# a return onto the recorded root.
+rc=0; offroot return /dev/vdb >/dev/null 2>&1 || rc=$?
+check "offroot return DEVICE without --root: usage error (2)" test "$rc" = 2
+rc=0; offroot arm now >/dev/null 2>&1 || rc=$?
+check "a stray word after a command: usage error (2)" test "$rc" = 2
+
 # No key: refused with the reason, nothing mounted.
 : > "$etc/authorized_keys"
 out=$(offroot arm 2>&1) && fail "arm without a key succeeded: $out"
