@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -150,7 +151,11 @@ std::vector<std::string> default_library_dirs(int root_fd, const std::string& mu
         dirs.push_back("/usr/lib/" + multiarch);
     }
     for (const char* d : {"/lib64", "/usr/lib64", "/lib", "/usr/lib"}) dirs.emplace_back(d);
-    return dirs;
+    // ld.so.conf.d names the multiarch directories again: once each, in order.
+    std::vector<std::string> unique;
+    for (auto& d : dirs)
+        if (std::find(unique.begin(), unique.end(), d) == unique.end()) unique.push_back(std::move(d));
+    return unique;
 }
 
 struct Checker {
