@@ -263,10 +263,17 @@ Status enter_detached(const EnterOptions& options) {
     while (!remaining().empty() && monotonic_seconds() < kill_deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     auto stubborn = remaining();
-    for (pid_t pid : stubborn) ::kill(pid, SIGKILL);
+    // Named: a service that ignores SIGTERM costs every enter the whole
+    // grace period, and its stop logic is what to fix.
+    std::string stubborn_names;
+    for (pid_t pid : stubborn) {
+        auto comm = read_file("/proc/" + std::to_string(pid) + "/comm");
+        stubborn_names += " " + std::to_string(pid) + " (" + (comm ? comm->substr(0, comm->find('\n')) : "?") + ")";
+        ::kill(pid, SIGKILL);
+    }
     for (int i = 0; i < 50 && !remaining().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     log_info("enter: stopped " + std::to_string(victims.size()) + " processes (" + std::to_string(stubborn.size()) +
-             " needed SIGKILL)");
+             " needed SIGKILL" + (stubborn.empty() ? "" : ":" + stubborn_names) + ")");
     if (auto left = remaining(); !left.empty()) {
         std::string names;
         for (pid_t pid : left) names += " " + std::to_string(pid);
