@@ -19,8 +19,9 @@ build_packages="cmake g++ make libboost-program-options-dev catch2 file binutils
 # busybox: the namespace tests copy it into a fake rootfs; dropbear-bin,
 # initramfs-tools, cpio and a kernel: the hook test builds a real image.
 test_packages="busybox util-linux coreutils dropbear-bin initramfs-tools cpio linux-image-cloud-amd64"
-# The Debian package, and the VMs that boot it.
-package_packages="debhelper dpkg-dev fakeroot lintian e2fsprogs"
+# The Debian package, and the VMs that boot it. zstd: the chroots the
+# package is also built in (tests/build, mmdebstrap) are cached compressed.
+package_packages="debhelper dpkg-dev fakeroot lintian e2fsprogs zstd"
 vm_packages="mmdebstrap qemu-system-x86 openssh-client iproute2 debian-archive-keyring"
 
 install_packages() {

@@ -14,6 +14,7 @@
 #include "base/files.hpp"
 #include "system/emergency.hpp"
 #include "system/holders.hpp"
+#include "system/sshd_watch.hpp"
 #include "system/storage.hpp"
 #include "transitions/init_stub.hpp"
 #include "base/json.hpp"
@@ -345,7 +346,7 @@ int main(int argc, char** argv) {
         sub.add_options()("dry-run,n", "")("min-free", po::value<uint64_t>()->default_value(64), "");
     } else if (command == "return") {
         sub.add_options()("root", po::value<std::string>()->default_value(""), "")("fsck", "")("dry-run,n", "");
-    } else if (command != "status" && command != "arm" && command != "disarm") {
+    } else if (command != "status" && command != "arm" && command != "disarm" && command != "watch-sshd") {
         return usage_error("unknown command " + quoted(command));
     }
     po::variables_map opts;
@@ -365,6 +366,13 @@ int main(int argc, char** argv) {
 
     if (command == "status") return cmd_status(json);
     if (command == "arm" || command == "disarm") return cmd_arm(command);
+    if (command == "watch-sshd") {
+        // Started by start-dropbear and offroot arm; the watcher itself runs
+        // under its '@' name.
+        if (argv[0] != nullptr && argv[0][0] == '@') run_sshd_watch();
+        if (auto s = start_sshd_watch(); !s) return fail(s.error());
+        return kExitOk;
+    }
     if (command == "check") return cmd_check(json, opts["min-free"].as<uint64_t>());
     if (command == "enter") return cmd_enter(json, opts.count("dry-run") > 0, opts["min-free"].as<uint64_t>());
     return cmd_return(json, opts["root"].as<std::string>(), opts.count("fsck") > 0, opts.count("dry-run") > 0);

@@ -96,6 +96,24 @@ check "a password is refused" sh -c \
     "! ssh -n -p 1022 -o BatchMode=yes -o PubkeyAuthentication=no -o StrictHostKeyChecking=no \
        -o UserKnownHostsFile=/dev/null -o ConnectTimeout=5 root@127.0.0.1 true"
 
+# The watcher: it runs under its '@' name, shields the listener from the
+# OOM killer, and starts dropbear again when it dies.
+watcher=$(cat /run/offroot/watch.pid 2>/dev/null || true)
+check "the watcher runs as @offroot-watch" sh -c "tr '\0' ' ' < /proc/$watcher/cmdline | grep -q '^@offroot-watch watch-sshd'"
+listener=$(cat /run/offroot/dropbear.pid)
+# Lowering oom_score_adj needs CAP_SYS_RESOURCE, which some sandboxes
+# withhold from root: then the VM tests (tests/vm/arm-now.sh) prove it.
+if grep -q '^CapEff:' /proc/self/status && [ $(( 0x$(sed -n 's/^CapEff:[[:space:]]*//p' /proc/self/status) >> 24 & 1 )) = 1 ]; then
+    sleep 3
+    check "the listener is shielded from the OOM killer" sh -c "[ \"\$(cat /proc/$listener/oom_score_adj)\" = -1000 ]"
+else
+    echo "# skip - the OOM shield: this machine's root lacks CAP_SYS_RESOURCE (checked by tests/vm/arm-now.sh)"
+fi
+kill -KILL "$listener"
+restarted() { new=$(cat /run/offroot/dropbear.pid 2>/dev/null) && [ "$new" != "$listener" ] && login true; }
+tries=0; until restarted || [ "$tries" -ge 50 ]; do tries=$((tries + 1)); sleep 0.2; done
+check "dropbear killed: started again by the watcher, 1022 logs in (after $((tries / 5)) s)" restarted
+
 out=$(offroot arm 2>&1) || true
 check "a second arm changes nothing and says so" sh -c "echo \"\$1\" | grep -q 'already armed'" _ "$out"
 refusal=$(login offroot disarm 2>&1) && fail "disarm from the emergency session succeeded: $refusal"
@@ -108,6 +126,8 @@ echo "$out"
 check "disarm: no emergency environment" sh -c 'offroot status --json | grep -q NO-EMERGENCY-ENVIRONMENT'
 check "disarm: the tmpfs is gone" sh -c '! mountpoint -q /run/offroot/rootfs'
 check "disarm: nothing answers on 1022" sh -c '! ssh -n -p 1022 -o BatchMode=yes -o ConnectTimeout=3 root@127.0.0.1 true'
+# PID 1 here (timeout) reaps nobody: a zombie counts as gone.
+check "disarm: the watcher is gone too" sh -c "! kill -0 $watcher 2>/dev/null || grep -q '^[0-9]* ([^)]*) Z' /proc/$watcher/stat"
 check "disarm again: nothing to do" sh -c 'offroot disarm | grep -q "not armed"'
 
 [ "$failed" = 0 ] || fail "a check failed"

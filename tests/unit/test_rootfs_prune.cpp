@@ -1,7 +1,7 @@
 // prune_tree and tree_usage_bytes on real directory trees. The parts that
 // mount (a tmpfs, a bind mount, a ramfs) need root; without it they are
 // skipped with a warning, except under CI=true where they must run.
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 #include <sys/mount.h>
 #include <unistd.h>
 

@@ -2,7 +2,7 @@
 // into them, and files read back whole. Failures are REQUIRE failures.
 #pragma once
 
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>

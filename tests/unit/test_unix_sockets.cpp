@@ -1,4 +1,4 @@
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>

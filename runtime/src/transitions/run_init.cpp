@@ -18,6 +18,7 @@
 #include "kernel/mount.hpp"
 #include "switches/root_switch.hpp"
 #include "system/rootfs.hpp"
+#include "system/sshd_watch.hpp"
 #include "base/undo.hpp"
 
 namespace offroot {
@@ -145,6 +146,12 @@ Status expose_kernel_filesystem(const std::string& new_root, const KernelFilesys
 // deleted after all, the emergency dropbear must not linger on a port with
 // no files behind it.
 void stop_emergency_sshd(const std::string& new_root) {
+    // Its watcher first, or it would start dropbear again.
+    if (auto watcher = read_pidfile(path_join(new_root, kSshdWatchPidfile)); watcher && *watcher != 1) {
+        auto comm = read_file(path_join(new_root, "proc/" + std::to_string(*watcher) + "/cmdline"));
+        if (comm && comm->rfind(kSshdWatchName, 0) == 0 && ::kill(*watcher, SIGKILL) == 0)
+            log_info("stopped the emergency dropbear's watcher (pid " + std::to_string(*watcher) + ")");
+    }
     auto found = read_pidfile(path_join(new_root, kDropbearPidfile));
     if (!found || *found == 1) return;
     const pid_t pid = *found;
