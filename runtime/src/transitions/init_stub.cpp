@@ -177,10 +177,24 @@ void run_init_stub(const InitStubOptions& options) {
     for (;;) {
         siginfo_t info{};
         int sig = ::sigwaitinfo(&waited, &info);
-        if (sig == SIGCHLD) {
+        // PID 1 must not exit, whatever goes wrong in a step: an exception
+        // (a failed allocation among them) is reported without allocating
+        // and the stub waits again.
+        try {
+            if (sig == SIGCHLD) {
+                reap_children();
+            } else if (sig == SIGUSR1) {
+                return_to_real_init(options);
+            }
+        } catch (...) {
+            static const char message[] = "<3>offroot-init: a step failed with an exception; still PID 1, waiting\n";
+            int kmsg = ::open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+            if (kmsg >= 0) {
+                (void)!::write(kmsg, message, sizeof message - 1);
+                ::close(kmsg);
+            }
+            (void)!::write(STDERR_FILENO, message + 3, sizeof message - 4);
             reap_children();
-        } else if (sig == SIGUSR1) {
-            return_to_real_init(options);
         }
         // EINTR and anything else: wait again. PID 1 never leaves.
     }
