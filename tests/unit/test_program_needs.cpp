@@ -80,3 +80,13 @@ TEST_CASE("a script init needs its interpreter in that root", "[elf]") {
     REQUIRE_FALSE(s);
     CHECK(s.error().message().find("/bin/busybox") != std::string::npos);
 }
+
+TEST_CASE("a program's RUNPATH, every entry (systemd finds its private libraries so)", "[elf]") {
+    auto fd = open_path(OFFROOT_RUNPATH_SAMPLE, O_RDONLY);
+    REQUIRE(fd);
+    auto needs = read_program_needs(fd->get(), OFFROOT_RUNPATH_SAMPLE);
+    REQUIRE(needs);
+    CHECK(needs->runpath ==
+          std::vector<std::string>{"/opt/offroot-runpath-sample/lib", "/usr/lib/offroot-second-entry"});
+    CHECK(std::find(needs->needed.begin(), needs->needed.end(), "libc.so.6") != needs->needed.end());
+}

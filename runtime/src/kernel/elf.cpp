@@ -100,7 +100,8 @@ Result<ProgramNeeds> read_elf(int fd, const std::string& what) {
         for (uint64_t off : needed_offsets) needs.needed.push_back(string_at(off));
         // The loader ignores DT_RPATH when DT_RUNPATH is there.
         for (uint64_t off : runpath_offsets.empty() ? rpath_offsets : runpath_offsets) {
-            std::string_view rest = string_at(off);
+            const std::string path_list = string_at(off);
+            std::string_view rest = path_list;
             while (!rest.empty()) {
                 auto dir = next_field(rest, ":");
                 if (!dir.empty()) needs.runpath.emplace_back(dir);
