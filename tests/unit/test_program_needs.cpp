@@ -90,3 +90,10 @@ TEST_CASE("a program's RUNPATH, every entry (systemd finds its private libraries
           std::vector<std::string>{"/opt/offroot-runpath-sample/lib", "/usr/lib/offroot-second-entry"});
     CHECK(std::find(needs->needed.begin(), needs->needed.end(), "libc.so.6") != needs->needed.end());
 }
+
+TEST_CASE("a library that needs another the program's RUNPATH found: satisfied, as the loader does it", "[elf]") {
+    // The sample runs, so the loader agrees.
+    auto ran = ::system(OFFROOT_CHAIN_SAMPLE);
+    REQUIRE(ran == 0);
+    CHECK(check_program_runs_in("/", OFFROOT_CHAIN_SAMPLE, "the init"));
+}

@@ -121,6 +121,23 @@ check "offroot status reports the RAM kept by rootfs, within the budget of $ram_
     test "${ram_bytes:-999999999}" -le $((ram_budget_kib * 1024))
 check_go() { vm_ssh "$name" 1022 offroot check > "$(vm_dir "$name")/check.out" 2>&1; }
 check "offroot check in the 1022 session: GO" check_go
+# The watcher started by the initramfs keeps dropbear: shielded from the
+# OOM killer, started again when killed.
+check "the emergency dropbear is shielded from the OOM killer (-1000)" \
+    test "$(vm_ssh "$name" 22 'cat /proc/$(cat /run/offroot/dropbear.pid)/oom_score_adj')" = -1000
+restarted_after_kill() {
+    local before after i
+    before=$(vm_ssh "$name" 22 cat /run/offroot/dropbear.pid) || return 1
+    vm_ssh "$name" 22 "kill -KILL $before" || return 1
+    for i in $(seq 1 30); do
+        after=$(vm_ssh "$name" 22 cat /run/offroot/dropbear.pid 2>/dev/null || true)
+        [ -n "$after" ] && [ "$after" != "$before" ] && OFFROOT_VM_SSH_TIMEOUT=15 vm_ssh "$name" 1022 true &&
+            { echo "    dropbear $before killed, $after answers after ~${i} s"; return 0; }
+        sleep 1
+    done
+    return 1
+}
+check "the emergency dropbear, killed, is started again by its watcher" restarted_after_kill
 sed 's/^/    /' "$(vm_dir "$name")/check.out"
 
 # The root switch follows the kernel: pivot where it mounts rootfs on nullfs

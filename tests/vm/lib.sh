@@ -124,11 +124,42 @@ vm_key() {
 
 # ---------------------------------------------------------------------------------------
 # Base images
+# _vm_cached_build WHAT IMG TAG CMD... — builds IMG with CMD (given IMG as its last argument)
+# unless it exists: locked per TAG ($dir/.lock-TAG), bounded by OFFROOT_VM_BUILD_TIMEOUT,
+# build time in IMG.buildtime; stale .build-TAG-* dirs of builds that died are removed
+# first, older images TAG-*.<IMG's extension> (other keys) after.
+_vm_cached_build() {
+    local what=$1 img=$2 tag=$3 dir
+    shift 3
+    dir=$(dirname "$img")
+    [ -s "$img" ] && return 0
+    _vm_need flock timeout || return 1
+    (
+        flock -w "$OFFROOT_VM_BUILD_TIMEOUT" 9 \
+            || { _vm_err "timed out waiting for another build of $what ($dir/.lock-$tag)"; exit 1; }
+        [ -s "$img" ] && exit 0
+        # leftovers of builds of this TAG that died with the machine
+        for old in "$dir/.build-$tag-"*; do
+            [ -e "$old" ] && { _vm_safe_rm "$old" || exit 1; }
+        done
+        _vm_log "building $what -> $img"
+        t0=$(_vm_now)
+        _vm_run_bounded "$OFFROOT_VM_BUILD_TIMEOUT" "$@" "$img" \
+            || { _vm_err "building the $what failed (or exceeded OFFROOT_VM_BUILD_TIMEOUT=${OFFROOT_VM_BUILD_TIMEOUT}s); see the messages above"; exit 1; }
+        s=$(_vm_since "$t0")
+        echo "$s" > "$img.buildtime"
+        _vm_log "built $what in ${s}s"
+        for old in "$dir/$tag-"*."${img##*.}"; do
+            [ "$old" = "$img" ] || rm -f "$old" "$old".*
+        done
+    ) 9> "$dir/.lock-$tag"
+}
+
 # vm_base_image SUITE INIT — prints the path of a cached raw ext4 guest image, building it
 # (mmdebstrap, ~1-3 min) when the key (suite, init, package list, build-image.sh, test key)
 # has no image yet.
 vm_base_image() {
-    local suite=${1:-} init=${2:-} builder="$_VM_LIB_DIR/build-image.sh" key pkgs hash dir img t0 s
+    local suite=${1:-} init=${2:-} builder="$_VM_LIB_DIR/build-image.sh" key pkgs hash dir img
     [ $# -eq 2 ] || { _vm_err "usage: vm_base_image SUITE INIT (SUITE: bookworm|trixie|testing, INIT: systemd|sysvinit)"; return 1; }
     [ -x "$builder" ] || { _vm_err "$builder missing or not executable"; return 1; }
     pkgs=$("$builder" --packages "$suite" "$init") || return 1
@@ -141,27 +172,33 @@ vm_base_image() {
     img="$dir/$suite-$init-$hash.ext4"
     mkdir -p "$dir" || { _vm_err "cannot create $dir (set OFFROOT_VM_CACHE to a writable dir)"; return 1; }
     if [ ! -s "$img" ]; then
-        _vm_need mmdebstrap mkfs.ext4 flock timeout || return 1
-        (
-            flock -w "$OFFROOT_VM_BUILD_TIMEOUT" 9 \
-                || { _vm_err "timed out waiting for another build of $suite-$init ($dir/.lock-$suite-$init)"; exit 1; }
-            [ -s "$img" ] && exit 0
-            # leftovers of builds of this suite/init that died with the machine
-            for old in "$dir/.build-$suite-$init-"*; do
-                [ -e "$old" ] && { _vm_safe_rm "$old" || exit 1; }
-            done
-            _vm_log "building base image $suite/$init -> $img"
-            t0=$(_vm_now)
-            _vm_run_bounded "$OFFROOT_VM_BUILD_TIMEOUT" "$builder" --build "$suite" "$init" "$key.pub" "$img" \
-                || { _vm_err "building the $suite/$init image failed (or exceeded OFFROOT_VM_BUILD_TIMEOUT=${OFFROOT_VM_BUILD_TIMEOUT}s); see the messages above"; exit 1; }
-            s=$(_vm_since "$t0")
-            echo "$s" > "$img.buildtime"
-            _vm_log "built $suite/$init image in ${s}s"
-            # drop older images of the same suite/init (other keys)
-            for old in "$dir/$suite-$init-"*.ext4; do
-                [ "$old" = "$img" ] || rm -f "$old" "$old.buildtime"
-            done
-        ) 9> "$dir/.lock-$suite-$init" || return 1
+        _vm_need mmdebstrap mkfs.ext4 || return 1
+        _vm_cached_build "base image $suite/$init" "$img" "$suite-$init" \
+            "$builder" --build "$suite" "$init" "$key.pub" || return 1
+    fi
+    printf '%s\n' "$img"
+}
+
+# vm_layout_image SUITE INIT LAYOUT — prints the path of a cached guest disk laid out as the
+# Debian installer does (LAYOUT: plain, lvm, xfs, btrfs), booted through SeaBIOS and its GRUB;
+# builds it (build-layout.sh, a builder VM, ~3-5 min) when the key (suite, init, layout, its
+# packages, build-layout.sh, layout-guest.sh, the base image, size, mirror) has no image.
+vm_layout_image() {
+    local suite=${1:-} init=${2:-} layout=${3:-} builder="$_VM_LIB_DIR/build-layout.sh" base pkgs hash dir img
+    [ $# -eq 3 ] || { _vm_err "usage: vm_layout_image SUITE INIT LAYOUT (LAYOUT: plain|lvm|xfs|btrfs)"; return 1; }
+    [ -x "$builder" ] || { _vm_err "$builder missing or not executable"; return 1; }
+    pkgs=$("$builder" --packages "$suite" "$init" "$layout") || return 1
+    base=$(vm_base_image "$suite" "$init") || return 1
+    hash=$( { printf 'suite=%s\ninit=%s\nlayout=%s\nbase=%s\n' "$suite" "$init" "$layout" "$(basename "$base")";
+              printf '%s\n' "$pkgs"; cat "$builder" "$_VM_LIB_DIR/layout-guest.sh";
+              printf 'size=%s\nmirror=%s\n' "${OFFROOT_VM_LAYOUT_SIZE:-4G}" \
+              "${OFFROOT_VM_MIRROR:-$(debian_mirror)}"; } | sha256sum | cut -c1-16) \
+        || { _vm_err "cannot compute the layout image cache key"; return 1; }
+    dir="$OFFROOT_VM_CACHE/images"
+    img="$dir/$suite-$init-$layout-$hash.disk"
+    if [ ! -s "$img" ]; then
+        _vm_cached_build "$layout layout image $suite/$init" "$img" "$suite-$init-$layout" \
+            "$builder" --build "$suite" "$init" "$layout" || return 1
     fi
     printf '%s\n' "$img"
 }
@@ -195,8 +232,18 @@ _vm_in_image() {
         }
         trap cleanup EXIT
         trap 'exit 130' INT TERM HUP
-        mount -o loop "$img" "$mnt" || { _vm_err "cannot loop-mount $img on $mnt (loop devices available? modprobe loop)"; exit 1; }
-        mounted="$mnt"
+        if [ -e "$img.parts" ]; then
+            # a layout image: its filesystems (partitions, linear LVs) by their byte ranges
+            while read -r mp off size fstype opts; do
+                if [ "$opts" = - ]; then opts=""; else opts=",$opts"; fi
+                mount -t "$fstype" -o "loop,offset=$off,sizelimit=$size$opts" "$img" "$mnt$mp" \
+                    || { _vm_err "cannot loop-mount $mp of $img ($fstype at byte $off, $size bytes; $img.parts) on $mnt$mp"; exit 1; }
+                mounted="$mnt${mp%/} $mounted"
+            done < "$img.parts"
+        else
+            mount -o loop "$img" "$mnt" || { _vm_err "cannot loop-mount $img on $mnt (loop devices available? modprobe loop)"; exit 1; }
+            mounted="$mnt"
+        fi
         mount --bind /dev "$mnt/dev" || { _vm_err "bind /dev into $mnt failed"; exit 1; }
         mounted="$mnt/dev $mounted"
         mount --bind /dev/pts "$mnt/dev/pts" || { _vm_err "bind /dev/pts into $mnt failed"; exit 1; }
@@ -279,6 +326,9 @@ _vm_extract_boot() {
 # vm_prepare NAME BASEIMAGE [DEB...] — fresh work dir for NAME with a sparse copy of
 # BASEIMAGE as disk.img, the given .deb files installed into it, and the guest's kernel and
 # initramfs copied out for direct kernel boot. Removes any previous work dir of NAME.
+# A layout image (vm_layout_image, *.disk) boots from its disk instead: its filesystems are
+# loop-mounted at /, /boot, /var by the byte ranges of BASEIMAGE.parts for the install, and
+# nothing is copied out (GRUB loads the guest's /boot/initrd.img-* at the next boot).
 vm_prepare() {
     local name=${1:-} base=${2:-} dir d
     [ $# -ge 2 ] || { _vm_err "usage: vm_prepare NAME BASEIMAGE [DEB...]"; return 1; }
@@ -298,10 +348,25 @@ vm_prepare() {
     cp --sparse=always "$base" "$dir/disk.img.tmp" && mv -f "$dir/disk.img.tmp" "$dir/disk.img" \
         || { _vm_err "copying $base to $dir/disk.img failed (disk full?)"; return 1; }
     printf '%s\n' "$base" > "$dir/base-image"
+    if _vm_is_layout_image "$base"; then
+        # boots through the firmware and GRUB. Its filesystems are loop-mounted by their
+        # byte ranges (BASE.parts) to install packages; without that list, it is booted.
+        : > "$dir/boot-from-disk"
+        if [ -e "$base.parts" ]; then
+            cp -f "$base.parts" "$dir/disk.img.parts" || return 1
+        elif [ $# -gt 0 ]; then
+            _vm_booted_install "$name" "$@" || return 1
+            set --
+        fi
+    fi
     if [ $# -gt 0 ]; then
         local abs=() f
         for f in "$@"; do abs+=("$(readlink -f "$f")"); done
         _vm_in_image "$dir/disk.img" "$dir" _vm_cb_install_debs "$dir" "$dir/disk.img" "${abs[@]}" || return 1
+    fi
+    if [ -e "$dir/boot-from-disk" ]; then
+        _vm_log "prepared $name in $dir (boots from its disk through GRUB)"
+        return 0
     fi
     _vm_extract_boot "$dir/disk.img" "$dir" || return 1
     _vm_log "prepared $name in $dir (kernel $(cat "$dir/kernel-version"))"
@@ -323,20 +388,73 @@ vm_image_run() {
     for f in "$@"; do
         [ -f "$f" ] || { _vm_err "vm_image_run: file '$f' not found"; return 1; }
     done
+    if [ -e "$dir/boot-from-disk" ] && [ ! -e "$dir/disk.img.parts" ]; then
+        _vm_booted_run "$name" "$script" "$@"
+        return
+    fi
     _vm_in_image "$dir/disk.img" "$dir" _vm_cb_run "$script" "$@" || rc=$?
-    _vm_extract_boot "$dir/disk.img" "$dir" || return 1
+    [ -e "$dir/boot-from-disk" ] || _vm_extract_boot "$dir/disk.img" "$dir" || return 1
     return "$rc"
 }
 
-# vm_add_disk NAME SIZE — adds an empty sparse disk (vdb, vdc, ... in order) for the next boot.
+# Layout images (vm_layout_image) are whole partitioned disks, named *.disk; bare ext4
+# images (vm_base_image) *.ext4.
+_vm_is_layout_image() { case "$1" in *.disk) return 0 ;; esac; return 1; }
+
+# _vm_booted_run NAME SCRIPT [FILE...] — vm_image_run for a VM that boots from its disk: the
+# host cannot open its partitions/LVs (this kind of host may lack device-mapper), so the guest
+# itself is booted (through GRUB, with OFFROOT_VM_RESTRICT=off so that apt reaches the
+# mirror), the FILEs are copied to /tmp, SCRIPT runs as root by /bin/sh over ssh (output to
+# the caller), the files are removed and the guest powered off. Status: SCRIPT's.
+_vm_booted_run() {
+    local name=$1 script=$2 rc=0 f rm_list=""
+    shift 2
+    OFFROOT_VM_RESTRICT=off vm_boot "$name" || return 1
+    vm_wait_ssh "$name" 22 "${OFFROOT_VM_BOOT_TIMEOUT:-300}" || { vm_kill "$name"; return 1; }
+    for f in "$@"; do
+        vm_scp_to "$name" 22 "$f" "/tmp/$(basename "$f")" || { vm_kill "$name"; return 1; }
+        rm_list="$rm_list $(_vm_shquote "/tmp/$(basename "$f")")"
+    done
+    OFFROOT_VM_SSH_TIMEOUT=$OFFROOT_VM_INSTALL_TIMEOUT vm_ssh "$name" 22 \
+        "DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 /bin/sh -c $(_vm_shquote "$script")" < /dev/null || rc=$?
+    [ "$rc" -ne 124 ] || _vm_err "vm_image_run: the script ran over OFFROOT_VM_INSTALL_TIMEOUT=${OFFROOT_VM_INSTALL_TIMEOUT}s"
+    [ -z "$rm_list" ] || vm_ssh "$name" 22 "rm -f$rm_list" < /dev/null || true
+    vm_poweroff "$name" 22 || return 1
+    return "$rc"
+}
+
+# _vm_booted_install NAME DEB... — vm_prepare's install for a VM that boots from its disk:
+# dpkg -i in the booted guest, apt-get -f install from the mirror if dependencies are
+# missing, every package checked installed. Log: install.log.
+_vm_booted_install() {
+    local name=$1 dir d list="" pkgs="" script
+    shift
+    dir=$(_vm_dir "$name")
+    for d in "$@"; do
+        list="$list /tmp/$(basename "$d")"
+        pkgs="$pkgs $(dpkg-deb -f "$d" Package)" || { _vm_err "$d is not a .deb"; return 1; }
+    done
+    _vm_log "installing into $name (booted from its disk):$list"
+    script="dpkg -i$list || { echo 'dpkg -i left dependencies open; apt-get -f install from the mirror'; apt-get update -q && apt-get install -f -y -q --no-install-recommends; }
+        for p in$pkgs; do dpkg-query -W -f '\${Status}\n' \"\$p\" | grep -q ' installed\$' || { echo \"package \$p is not installed\"; exit 1; }; done"
+    _vm_booted_run "$name" "$script" "$@" > "$dir/install.log" 2>&1 \
+        || { tail -n 30 "$dir/install.log" >&2; _vm_err "installing$list into $name failed (full log: $dir/install.log)"; return 1; }
+}
+
+# vm_add_disk NAME SIZE [SOURCE] — adds an empty sparse disk (vdb, vdc, ... in order) for the
+# next boot; with SOURCE, a sparse copy of that file instead (SIZE is then ignored).
 vm_add_disk() {
-    local name=${1:-} size=${2:-} dir n
-    [ $# -eq 2 ] || { _vm_err "usage: vm_add_disk NAME SIZE (e.g. 4G)"; return 1; }
+    local name=${1:-} size=${2:-} src=${3:-} dir n
+    [ $# -eq 2 ] || [ $# -eq 3 ] || { _vm_err "usage: vm_add_disk NAME SIZE [SOURCE] (e.g. 4G)"; return 1; }
     _vm_check_name "$name" || return 1
     dir=$(_vm_dir "$name")
     [ -f "$dir/disk.img" ] || { _vm_err "VM $name not prepared (vm_prepare first)"; return 1; }
     n=$(find "$dir" -maxdepth 1 -name 'extra-*.img' | wc -l)
-    truncate -s "$size" "$dir/extra-$n.img" || { _vm_err "cannot create $dir/extra-$n.img of size $size"; return 1; }
+    if [ -n "$src" ]; then
+        cp --sparse=always "$src" "$dir/extra-$n.img" || { _vm_err "cannot copy $src to $dir/extra-$n.img (disk full?)"; return 1; }
+    else
+        truncate -s "$size" "$dir/extra-$n.img" || { _vm_err "cannot create $dir/extra-$n.img of size $size"; return 1; }
+    fi
     printf '%s\n' "$dir/extra-$n.img"
 }
 
@@ -388,18 +506,31 @@ vm_port() {
 
 # vm_boot NAME [KERNEL_ARG...] — starts NAME's qemu in the background (TCG, virtio disk and
 # net, user networking with 127.0.0.1 forwards to guest 22 and 1022, serial to serial.log).
+# A VM prepared from a layout image boots from its disk (SeaBIOS, then the guest's GRUB):
+# no -kernel/-initrd/-append, and no KERNEL_ARG.
 vm_boot() {
-    local name=${1:-} dir cmdline p22 p1022 try pid extra=() f slot=6 netopts
+    local name=${1:-} dir cmdline p22 p1022 try pid extra=() f slot=6 netopts bootargs bootdev
     [ $# -ge 1 ] || { _vm_err "usage: vm_boot NAME [KERNEL_ARG...]"; return 1; }
     _vm_check_name "$name" || return 1
     shift
     _vm_need "$OFFROOT_VM_QEMU" ss setsid || return 1
     dir=$(_vm_dir "$name")
-    for f in disk.img vmlinuz initrd.img; do
-        [ -s "$dir/$f" ] || { _vm_err "$dir/$f missing: run vm_prepare $name BASEIMAGE first"; return 1; }
-    done
+    if [ -e "$dir/boot-from-disk" ]; then
+        # SeaBIOS boots the disk's MBR; GRUB reads the kernel command line from grub.cfg.
+        [ $# -eq 0 ] || { _vm_err "vm_boot $name: this VM boots through GRUB; kernel arguments ($*) go in the guest's /etc/default/grub (vm_image_run ... update-grub)"; return 1; }
+        cmdline="(from the guest's grub.cfg)"
+        bootargs=()
+        bootdev=",bootindex=0"
+    else
+        for f in vmlinuz initrd.img; do
+            [ -s "$dir/$f" ] || { _vm_err "$dir/$f missing: run vm_prepare $name BASEIMAGE first"; return 1; }
+        done
+        cmdline="$OFFROOT_VM_CMDLINE${*:+ $*}"
+        bootargs=(-kernel "$dir/vmlinuz" -initrd "$dir/initrd.img" -append "$cmdline")
+        bootdev=""
+    fi
+    [ -s "$dir/disk.img" ] || { _vm_err "$dir/disk.img missing: run vm_prepare $name BASEIMAGE first"; return 1; }
     if vm_is_running "$name"; then _vm_err "VM $name is already running (pid $(_vm_pid "$name"))"; return 1; fi
-    cmdline="$OFFROOT_VM_CMDLINE${*:+ $*}"
     for f in "$dir"/extra-*.img; do
         [ -e "$f" ] || continue
         extra+=(-drive "file=$f,format=raw,if=none,id=extra$slot,cache=unsafe,discard=unmap"
@@ -420,9 +551,9 @@ vm_boot() {
         if "$OFFROOT_VM_QEMU" -name "offroot-$name" -machine pc -accel "$OFFROOT_VM_ACCEL" \
             -smp "$OFFROOT_VM_SMP" -m "$OFFROOT_VM_MEM" \
             -nodefaults -no-user-config -display none -vga none -no-reboot \
-            -kernel "$dir/vmlinuz" -initrd "$dir/initrd.img" -append "$cmdline" \
+            "${bootargs[@]}" \
             -drive "$(_vm_drive_arg "$dir")" \
-            -device virtio-blk-pci,drive=disk0,addr=0x4 \
+            -device "virtio-blk-pci,drive=disk0,addr=0x4$bootdev" \
             -netdev "$netopts" -device virtio-net-pci,netdev=net0,addr=0x3 \
             -device virtio-rng-pci,addr=0x5 \
             "${extra[@]}" \

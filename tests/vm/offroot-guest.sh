@@ -1,11 +1,12 @@
 # Sourced after lib.sh: a guest with the offroot package installed and armed
 # the way an admin arms it (a key in /etc/offroot/authorized_keys, then
 # update-initramfs -u), ready to boot.
-# offroot_guest NAME SUITE INIT DEB — prints nothing; the arming log is in
-# the VM's directory (arm.log).
+# offroot_guest NAME SUITE INIT DEB [IMG] — prints nothing; the arming log is
+# in the VM's directory (arm.log). IMG: another image of SUITE/INIT (e.g. a
+# vm_layout_image) instead of the bare base image.
 offroot_guest() {
-    local name=$1 suite=$2 init=$3 deb=$4 img key
-    img=$(vm_base_image "$suite" "$init") || return 1
+    local name=$1 suite=$2 init=$3 deb=$4 img=${5:-} key
+    [ -n "$img" ] || img=$(vm_base_image "$suite" "$init") || return 1
     key=$(vm_key) || return 1
     vm_prepare "$name" "$img" "$deb" || return 1
     vm_image_run "$name" "set -e

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -162,7 +163,8 @@ std::vector<std::string> default_library_dirs(int root_fd, const std::string& mu
 struct Checker {
     int root_fd;
     std::string root;
-    std::set<std::string> seen;
+    std::set<std::string> seen;                  // paths checked
+    std::map<std::string, std::string> loaded;   // library name -> where it was found
 
     // `path` is absolute inside the root; `depth` bounds scripts and
     // library chains.
@@ -188,7 +190,14 @@ struct Checker {
             dirs.push_back(dir);
         }
         for (auto& d : default_library_dirs(root_fd, needs->multiarch)) dirs.push_back(std::move(d));
+        // As the loader does: a library is looked up by name once; one
+        // already loaded (found for an object before) satisfies every later
+        // object that names it, whatever its own search path (systemd's
+        // libsystemd-core needs libsystemd-shared, which only the binary's
+        // RUNPATH leads to). All of this object's names first, then theirs.
+        std::vector<std::pair<std::string, std::string>> resolved;
         for (const auto& lib : needs->needed) {
+            if (loaded.count(lib)) continue;
             std::string found;
             if (lib.find('/') != std::string::npos) {
                 found = lib;
@@ -202,8 +211,11 @@ struct Checker {
             if (found.empty())
                 return plain_error("the library " + lib + " that " + quoted(path) + " needs is not in " + quoted(root) +
                                    " (looked in " + joined(dirs) + ")");
-            if (auto s = check(found, "the library " + lib + " of " + quoted(path), depth + 1); !s) return s;
+            loaded.emplace(lib, found);
+            resolved.emplace_back(lib, found);
         }
+        for (const auto& [lib, found] : resolved)
+            if (auto s = check(found, "the library " + lib + " of " + quoted(path), depth + 1); !s) return s;
         return {};
     }
 };
@@ -248,7 +260,7 @@ Result<UniqueFd> open_in_root(int root_fd, const std::string& path, int flags) {
 Status check_program_runs_in(const std::string& root, const std::string& program, const std::string& role) {
     auto root_fd = open_path(root, O_RDONLY | O_DIRECTORY);
     if (!root_fd) return root_fd.error();
-    Checker checker{root_fd->get(), root, {}};
+    Checker checker{root_fd->get(), root, {}, {}};
     return checker.check(program, role, 0);
 }
 
