@@ -15,6 +15,7 @@
 #include "kernel/elf.hpp"
 #include "kernel/kernel_cmdline.hpp"
 #include "system/fstab.hpp"
+#include "system/udev_db.hpp"
 #include "base/clock.hpp"
 #include "system/emergency.hpp"
 #include "base/files.hpp"
@@ -146,6 +147,11 @@ Status return_to_root(const ReturnOptions& options) {
     if (auto s = mount_fs("tmpfs", run, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=10%"); !s)
         return s.error().context("a fresh /run for the root");
     undo.push("tmpfs " + run, [run]() { return unmount(run, MNT_DETACH); });
+    // udev's database from the /run the system ran with (ours is a bind of
+    // it), as the initramfs hands its own over at boot.
+    if (auto s = carry_udev_database("/run", run); !s)
+        log_warning("carrying udev's database into the root: " + s.error().message() +
+                    "; device-mapper devices may wait for udev after return");
     // The emergency dropbear's pidfile, so that the real system finds it.
     if (auto pidfile = read_file(kDropbearPidfile); pidfile) {
         if (make_dir(run + "/offroot", 0755))
