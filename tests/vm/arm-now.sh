@@ -67,18 +67,7 @@ check "arm: a second arm says it is already armed" grep -q 'already armed' <<< "
 # started again within seconds when killed, in NORMAL and in DETACHED.
 check "the listener is shielded from the OOM killer (-1000)" \
     test "$(vm_ssh "$name" 22 'cat /proc/$(cat /run/offroot/dropbear.pid)/oom_score_adj')" = -1000
-kill_listener_and_wait() {   # PORTNAME to run the kill from
-    local before after i
-    before=$(vm_ssh "$name" "$1" cat /run/offroot/dropbear.pid) || return 1
-    vm_ssh "$name" "$1" "kill -KILL $before" || return 1
-    for i in $(seq 1 30); do
-        after=$(vm_ssh "$name" 22 cat /run/offroot/dropbear.pid 2>/dev/null || true)
-        [ -n "$after" ] && [ "$after" != "$before" ] && answers1022 && { echo "    dropbear $before killed, $after answers after ~${i} s"; return 0; }
-        sleep 1
-    done
-    return 1
-}
-check "NORMAL: dropbear killed, started again by its watcher" kill_listener_and_wait 22
+check "NORMAL: dropbear killed, started again by its watcher" dropbear_restarts "$name" 22 22
 
 # The cycle, as after an armed boot.
 out=$(OFFROOT_VM_SSH_TIMEOUT=600 vm_ssh "$name" 1022 offroot enter 2>&1) && rc=0 || rc=$?
@@ -87,18 +76,7 @@ check "enter after arm" test "$rc" = 0 || exit 1
 enter_line=$(grep 'DETACHED:' <<< "$out" || true)
 check "DETACHED" status1022 DETACHED
 check "e2fsck -f of the unmounted root is clean" vm_ssh "$name" 1022 e2fsck -f -y /dev/vda
-kill_in_detached() {
-    local before after i
-    before=$(vm_ssh "$name" 1022 cat /run/offroot/dropbear.pid) || return 1
-    vm_ssh "$name" 1022 "kill -KILL $before" || return 1
-    for i in $(seq 1 30); do
-        after=$(vm_ssh "$name" 1022 cat /run/offroot/dropbear.pid 2>/dev/null || true)
-        [ -n "$after" ] && [ "$after" != "$before" ] && { echo "    dropbear $before killed, $after answers after ~${i} s"; return 0; }
-        sleep 1
-    done
-    return 1
-}
-check "DETACHED: dropbear killed, started again by its watcher" kill_in_detached
+check "DETACHED: dropbear killed, started again by its watcher" dropbear_restarts "$name" 1022 1022
 check "DETACHED: still DETACHED after the restart" status1022 DETACHED
 out=$(OFFROOT_VM_SSH_TIMEOUT=600 vm_ssh "$name" 1022 offroot return 2>&1) && rc=0 || rc=$?
 echo "$out" | sed 's/^/    /'

@@ -125,19 +125,7 @@ check "offroot check in the 1022 session: GO" check_go
 # OOM killer, started again when killed.
 check "the emergency dropbear is shielded from the OOM killer (-1000)" \
     test "$(vm_ssh "$name" 22 'cat /proc/$(cat /run/offroot/dropbear.pid)/oom_score_adj')" = -1000
-restarted_after_kill() {
-    local before after i
-    before=$(vm_ssh "$name" 22 cat /run/offroot/dropbear.pid) || return 1
-    vm_ssh "$name" 22 "kill -KILL $before" || return 1
-    for i in $(seq 1 30); do
-        after=$(vm_ssh "$name" 22 cat /run/offroot/dropbear.pid 2>/dev/null || true)
-        [ -n "$after" ] && [ "$after" != "$before" ] && OFFROOT_VM_SSH_TIMEOUT=15 vm_ssh "$name" 1022 true &&
-            { echo "    dropbear $before killed, $after answers after ~${i} s"; return 0; }
-        sleep 1
-    done
-    return 1
-}
-check "the emergency dropbear, killed, is started again by its watcher" restarted_after_kill
+check "the emergency dropbear, killed, is started again by its watcher" dropbear_restarts "$name" 22 22
 sed 's/^/    /' "$(vm_dir "$name")/check.out"
 
 # The root switch follows the kernel: pivot where it mounts rootfs on nullfs

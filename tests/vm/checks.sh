@@ -17,3 +17,21 @@ check_not() {
 }
 # The closing line ctest's log is read for: "N passed, N failed".
 checks_summary() { echo "$1: $passed passed, $failed failed"; }
+
+# dropbear_restarts NAME KILL_PORT WATCH_PORT: kills the emergency dropbear
+# (from a session on KILL_PORT) and passes when a new one answers logins on
+# 1022 within 30 s, the pidfile read through WATCH_PORT.
+dropbear_restarts() {
+    local name=$1 kill_port=$2 watch_port=$3 before after i
+    before=$(vm_ssh "$name" "$kill_port" cat /run/offroot/dropbear.pid) || return 1
+    vm_ssh "$name" "$kill_port" "kill -KILL $before" || return 1
+    for i in $(seq 1 30); do
+        after=$(vm_ssh "$name" "$watch_port" cat /run/offroot/dropbear.pid 2>/dev/null || true)
+        if [ -n "$after" ] && [ "$after" != "$before" ] && OFFROOT_VM_SSH_TIMEOUT=15 vm_ssh "$name" 1022 true; then
+            echo "    dropbear $before killed, $after answers after ~${i} s"
+            return 0
+        fi
+        sleep 1
+    done
+    return 1
+}
