@@ -16,7 +16,7 @@
 using namespace offroot;
 namespace fs = std::filesystem;
 
-TEST_CASE("udev's database goes into the fresh /run: data, tags, links; not its socket", "[return][udev]") {
+TEST_CASE("udev's database goes into the fresh /run: data, tags and links, never its socket", "[return][udev]") {
     test::TempDir dir("offroot-udev");
     const std::string from = dir.path() + "/old-run", to = dir.path() + "/new-run";
     fs::create_directories(from + "/udev/data");
