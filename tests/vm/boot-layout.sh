@@ -7,7 +7,10 @@
 #   - GRUB booted it: qemu has no -kernel, /proc/cmdline is grub.cfg's line, BOOT_IMAGE=;
 #   - sshd on 22, ssh on 1022 with the test key, `offroot status` NORMAL;
 #   - swap active, /, /boot and /var mounted from the layout's devices;
-#   - `offroot check` printed (not yet required to say GO), then a clean poweroff.
+#   - `offroot check` says GO;
+#   - the cycle: enter (every swap off, nothing of the disk mounted, LVM assembled and
+#     free), e2fsck of the root (plain, lvm), return (no failed unit, swap, /boot, /var,
+#     the btrfs subvolume, checksums), then a clean poweroff.
 #
 #   tests/vm/boot-layout.sh DEB SUITE INIT LAYOUT
 # Every failure is a counted check or an explicit exit: no set -e.
@@ -90,9 +93,61 @@ root_subvol() { test "$(vm_ssh "$name" 22 findmnt -no FSROOT --mountpoint /)" = 
 
 rc=0
 vm_ssh "$name" 1022 offroot check > "$dir/check.out" 2>&1 || rc=$?
-echo "offroot check (exit $rc; 0 = GO, not required yet on layouts):"
+echo "offroot check (exit $rc; 0 = GO):"
 sed 's/^/    /' "$dir/check.out"
+check "offroot check: GO" test "$rc" = 0
+
+# The cycle on this layout: enter frees every disk (every swap off, every
+# filesystem of it unmounted, LVM left assembled), the layout's offline job
+# on the root, return brings back the root with its options, swap, /boot
+# and /var, every service.
+[ "$init" = systemd ] && { OFFROOT_VM_SSH_TIMEOUT=180 vm_ssh "$name" 22 systemctl is-system-running --wait >/dev/null || true; }
+vm_ssh "$name" 22 'set -e; for d in / /var; do head -c 4M /dev/urandom > $d/offroot-layout-data; done
+    sha256sum /offroot-layout-data /var/offroot-layout-data > /root/offroot-layout-sums; sync' || fail "writing the test data"
+out=$(OFFROOT_VM_SSH_TIMEOUT=600 vm_ssh "$name" 1022 offroot enter 2>&1) && rc=0 || rc=$?
+echo "$out" | sed 's/^/    /'
+check "offroot enter" test "$rc" = 0 || exit 1
+enter_line=$(grep 'DETACHED:' <<< "$out" || true)
+status=$(vm_ssh "$name" 1022 offroot status 2>&1) || true
+echo "$status" | sed 's/^/    /'
+check "DETACHED" grep -q '^offroot status: DETACHED' <<< "$status"
+check "DETACHED: no swap active" test "$(vm_ssh "$name" 1022 'tail -n +2 /proc/swaps | wc -l')" = 0
+# The source of each mount: two fields after mountinfo's " - ".
+# shellcheck disable=SC2016 # for the guest's awk
+disk_mounts='awk '"'"'{ for (i = 7; i <= NF; i++) if ($i == "-") print $(i + 2) }'"'"' /proc/1/mountinfo | grep -E "^/dev/(vd|mapper|dm-)"'
+check "DETACHED: no filesystem of the disk in PID 1's mount table" \
+    test -z "$(vm_ssh "$name" 1022 "$disk_mounts")"
+if [ "$layout" = lvm ]; then
+    check "DETACHED: status lists the LVs assembled and free" grep -q 'offroot--vm--vg-root (lvm on vda5): assembled, free' <<< "$status"
+fi
+root_device=${mounts%% *}
+root_device=${root_device#/=}
+case "$layout" in
+plain|lvm)
+    check "the layout's job: e2fsck -f of the unmounted root ($root_device) is clean" \
+        vm_ssh "$name" 1022 e2fsck -f -n "$root_device" ;;
+*)  echo "# no offline job on $layout yet: xfs_repair and btrfs are not in RAM before tools are brought in at enter" ;;
+esac
+out=$(OFFROOT_VM_SSH_TIMEOUT=600 vm_ssh "$name" 1022 offroot return 2>&1) && rc=0 || rc=$?
+echo "$out" | sed 's/^/    /'
+check "offroot return" test "$rc" = 0 || exit 1
+return_line=$(grep 'NORMAL:' <<< "$out" || true)
+check "after return: sshd on 22" vm_wait_ssh "$name" 22 200 || exit 1
+[ "$init" = systemd ] && { OFFROOT_VM_SSH_TIMEOUT=180 vm_ssh "$name" 22 systemctl is-system-running --wait >/dev/null || true; }
+if [ "$init" = systemd ]; then
+    failed_units=$(vm_ssh "$name" 22 systemctl --failed --no-legend --plain)
+    check "after return: no failed units${failed_units:+ ($failed_units)}" test -z "$failed_units"
+fi
+check "after return: swap is active on $swapdev again" swap_is "$swapdev"
+for m in $mounts; do
+    check "after return: ${m%%=*} is mounted from ${m#*=}" mounted_from "${m%%=*}" "${m#*=}"
+done
+[ "$layout" != btrfs ] || check "after return: / is the btrfs subvolume @rootfs again" root_subvol
+check "after return: every checksum matches" vm_ssh "$name" 22 'sha256sum --quiet -c /root/offroot-layout-sums'
+status_after=$(vm_ssh "$name" 1022 offroot status 2>&1 || true)
+check "after return: offroot status NORMAL (1022)" grep -q '^offroot status: NORMAL' <<< "$status_after"
 
 check "clean poweroff" vm_poweroff "$name" 22
-echo "boot-layout $suite/$init/$layout: sshd $(cat "$dir/ssh-ready-22")s after qemu start; offroot check exit $rc"
+echo "boot-layout $suite/$init/$layout figures: sshd $(cat "$dir/ssh-ready-22")s after qemu start;" \
+    "${enter_line:-no DETACHED line} / ${return_line:-no NORMAL line}"
 [ "$failed" -eq 0 ]
