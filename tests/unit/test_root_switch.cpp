@@ -39,8 +39,8 @@ TEST_CASE("where the real root is seen from: the real root, rootfs on top of it,
     status.emergency->we_run_in_rootfs = false;
     CHECK(real_root_view(status).root() == "/");
 
-    CHECK(pid1_rootfs_prefix(RootSwitch::move).empty());
-    CHECK(pid1_rootfs_prefix(RootSwitch::pivot) == "/proc/1/root");
+    CHECK(switcher_for(RootSwitch::move).pid1_environment_prefix().empty());
+    CHECK(switcher_for(RootSwitch::pivot).pid1_environment_prefix() == "/proc/1/root");
 }
 
 TEST_CASE("the pivot switch's plans: pivot_root and a linked stub instead of move, bind and escape", "[plan]") {

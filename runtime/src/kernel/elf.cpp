@@ -165,6 +165,15 @@ struct Checker {
     std::string root;
     std::set<std::string> seen;                  // paths checked
     std::map<std::string, std::string> loaded;   // library name -> where it was found
+    // The loader's directories in this root, per multiarch triplet: read
+    // from ld.so.conf.d once, not for every library.
+    std::map<std::string, std::vector<std::string>> library_dirs;
+
+    const std::vector<std::string>& default_dirs(const std::string& multiarch) {
+        auto it = library_dirs.find(multiarch);
+        if (it == library_dirs.end()) it = library_dirs.emplace(multiarch, default_library_dirs(root_fd, multiarch)).first;
+        return it->second;
+    }
 
     // `path` is absolute inside the root; `depth` bounds scripts and
     // library chains.
@@ -189,7 +198,7 @@ struct Checker {
             if (auto at = dir.find("$ORIGIN"); at != std::string::npos) dir.replace(at, 7, dir_of(path));
             dirs.push_back(dir);
         }
-        for (auto& d : default_library_dirs(root_fd, needs->multiarch)) dirs.push_back(std::move(d));
+        for (const auto& d : default_dirs(needs->multiarch)) dirs.push_back(d);
         // As the loader does: a library is looked up by name once; one
         // already loaded (found for an object before) satisfies every later
         // object that names it, whatever its own search path (systemd's
@@ -260,7 +269,7 @@ Result<UniqueFd> open_in_root(int root_fd, const std::string& path, int flags) {
 Status check_program_runs_in(const std::string& root, const std::string& program, const std::string& role) {
     auto root_fd = open_path(root, O_RDONLY | O_DIRECTORY);
     if (!root_fd) return root_fd.error();
-    Checker checker{root_fd->get(), root, {}, {}};
+    Checker checker{root_fd->get(), root, {}, {}, {}};
     return checker.check(program, role, 0);
 }
 

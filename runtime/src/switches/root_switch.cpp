@@ -41,8 +41,4 @@ const RootSwitcher& switcher_for(RootSwitch root_switch) {
     return move_switcher();
 }
 
-std::string pid1_rootfs_prefix(RootSwitch root_switch) { return switcher_for(root_switch).pid1_environment_prefix(); }
-
-std::string pid1_mountinfo(RootSwitch root_switch) { return switcher_for(root_switch).pid1_mountinfo(); }
-
 }  // namespace offroot

@@ -134,10 +134,4 @@ public:
 
 const RootSwitcher& switcher_for(RootSwitch root_switch);
 
-// Under move "" (we are in rootfs, the namespace's root); under pivot and
-// tmpfs "/proc/1/root" (our sessions' bind does not show the
-// environment's mounts). Paths: pid1_rootfs_prefix(...) + "/root".
-std::string pid1_rootfs_prefix(RootSwitch root_switch);
-std::string pid1_mountinfo(RootSwitch root_switch);
-
 }  // namespace offroot

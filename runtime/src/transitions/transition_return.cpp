@@ -99,8 +99,8 @@ Status return_to_root(const ReturnOptions& options) {
 
     std::string device = options.root_device;
     std::string fs_type;
+    const auto record = read_detach_record();
     if (device.empty()) {
-        auto record = read_detach_record();
         if (!record) return record.error().context("no --root given, and the root enter took away is unknown");
         device = record->root_device;
     }
@@ -125,11 +125,23 @@ Status return_to_root(const ReturnOptions& options) {
     // With the options it had when it is the root enter took away (its
     // subvolume, rootflags=); a new device gets none.
     std::string data;
-    if (auto record = read_detach_record(); record && same_block_device(record->root_device, device))
-        data = record->root_mount_data;
+    if (record && same_block_device(record->root_device, device)) data = record->root_mount_data;
     if (auto s = mount_fs(device, root_dir, fs_type, MS_RDONLY, data); !s) return s.error().context("mounting the root");
     undo.push("mount-root", [root_dir]() { return unmount(root_dir, 0); });
     log_info("return: mounted " + device + " (" + fs_type + (data.empty() ? "" : ", " + data) + ") on /root");
+
+    // The init the stub will exec, as the kernel command line names it:
+    // one that cannot start leaves PID 1 with nothing to run. Refused here,
+    // the mounts go and the system stays DETACHED.
+    {
+        auto cmdline = KernelCmdline::read("/proc/cmdline");
+        const std::string init = cmdline ? cmdline->init_path() : std::string("/sbin/init");
+        if (auto s = check_program_runs_in(root_dir, init, "the init"); !s)
+            return s.error().context("refusing to return onto " + device + ", still DETACHED");
+        if (auto s = check_fstab_names_root(root_dir, device); !s)
+            return s.error().context("refusing to return onto " + device + ", still DETACHED");
+        log_info("return: " + init + " and what it loads are in " + device);
+    }
 
     struct Bind {
         const char* source;
@@ -157,19 +169,6 @@ Status return_to_root(const ReturnOptions& options) {
         if (make_dir(run + "/offroot", 0755))
             if (auto s = write_file(root_dir + kDropbearPidfile, *pidfile, O_CREAT | O_TRUNC, 0644); !s)
                 log_warning("copying the dropbear pidfile: " + s.error().message());
-    }
-
-    // The init the stub will exec, as the kernel command line names it:
-    // one that cannot start leaves PID 1 with nothing to run. Refused here,
-    // the mounts go and the system stays DETACHED.
-    {
-        auto cmdline = KernelCmdline::read("/proc/cmdline");
-        const std::string init = cmdline ? cmdline->init_path() : std::string("/sbin/init");
-        if (auto s = check_program_runs_in(root_dir, init, "the init"); !s)
-            return s.error().context("refusing to return onto " + device + ", still DETACHED");
-        if (auto s = check_fstab_names_root(root_dir, device); !s)
-            return s.error().context("refusing to return onto " + device + ", still DETACHED");
-        log_info("return: " + init + " and what it loads are in " + device);
     }
 
     if (auto s = root_switch.put_root_in_place(undo); !s) return s;
