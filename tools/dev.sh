@@ -15,7 +15,7 @@ die() { printf 'dev.sh: %s\n' "$*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "run as root: the build installs packages and the tests mount filesystems"
 
-build_packages="cmake g++ make libboost-program-options-dev catch2 file binutils"
+build_packages="cmake g++ make catch2 file binutils"
 # busybox: the namespace tests copy it into a fake rootfs; dropbear-bin,
 # initramfs-tools, cpio and a kernel: the hook test builds a real image.
 test_packages="busybox util-linux coreutils dropbear-bin initramfs-tools cpio linux-image-cloud-amd64"

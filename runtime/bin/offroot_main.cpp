@@ -1,8 +1,6 @@
 // offroot: the admin's command. Parses the command line, runs one command,
 // turns its result into output and an exit code:
 //   0  done / go     1  refused, no-go or failed     2  bad usage
-#include <boost/program_options.hpp>
-
 #include <unistd.h>
 
 #include <cstdio>
@@ -10,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "base/command_line.hpp"
+#include "base/text.hpp"
 #include "kernel/block_device.hpp"
 #include "base/files.hpp"
 #include "system/emergency.hpp"
@@ -23,7 +23,6 @@
 #include "transitions/transition.hpp"
 #include "base/version.hpp"
 
-namespace po = boost::program_options;
 using namespace offroot;
 
 namespace {
@@ -300,69 +299,60 @@ int run_as_init_stub() {
     run_init_stub(options);
 }
 
+// The options each command knows, beside the global ones.
+std::vector<OptionSpec> options_of(const std::string& command) {
+    std::vector<OptionSpec> known{{"help", 'h', false}, {"version", 0, false}, {"json", 0, false}};
+    if (command == "check") {
+        known.push_back({"min-free", 0, true});
+    } else if (command == "enter") {
+        known.push_back({"dry-run", 'n', false});
+        known.push_back({"min-free", 0, true});
+    } else if (command == "return") {
+        known.push_back({"root", 0, true});
+        known.push_back({"fsck", 0, false});
+        known.push_back({"dry-run", 'n', false});
+    }
+    return known;
+}
+
+bool command_is_known(const std::string& c) {
+    return c == "status" || c == "check" || c == "enter" || c == "return" || c == "arm" || c == "disarm" ||
+           c == "watch-sshd";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     if (started_as_init_stub(argv[0])) return run_as_init_stub();
 
-    po::options_description global("global");
-    global.add_options()
-        ("help,h", "")
-        ("version", "")
-        ("json", "")
-        ("command", po::value<std::string>(), "")
-        ("args", po::value<std::vector<std::string>>(), "");
-    po::positional_options_description positional;
-    positional.add("command", 1).add("args", -1);
-
-    po::variables_map vm;
-    std::vector<std::string> rest;
-    try {
-        auto parsed = po::command_line_parser(argc, argv).options(global).positional(positional).allow_unregistered().run();
-        po::store(parsed, vm);
-        rest = po::collect_unrecognized(parsed.options, po::include_positional);
-    } catch (const po::error& e) {
-        return usage_error(e.what());
-    }
-    if (vm.count("version")) {
+    const CommandWords words = split_command(std::vector<std::string>(argv + 1, argv + argc));
+    const std::string& command = words.command;
+    auto opts = parse_options(words.rest, options_of(command));
+    if (opts && opts->given("version")) {
         out(std::string("offroot ") + kVersion + "\n");
         return kExitOk;
     }
-    if (!vm.count("command")) {
-        if (vm.count("help")) {
+    if (command.empty()) {
+        if (opts && opts->given("help")) {
             out(kUsage);
             return kExitOk;
         }
         return usage_error("no command given");
     }
-    const std::string command = vm["command"].as<std::string>();
-    if (!rest.empty() && rest.front() == command) rest.erase(rest.begin());
-
-    po::options_description sub(command + " options");
-    sub.add_options()("json", "")("help,h", "");
-    if (command == "check") {
-        sub.add_options()("min-free", po::value<uint64_t>()->default_value(64), "");
-    } else if (command == "enter") {
-        sub.add_options()("dry-run,n", "")("min-free", po::value<uint64_t>()->default_value(64), "");
-    } else if (command == "return") {
-        sub.add_options()("root", po::value<std::string>()->default_value(""), "")("fsck", "")("dry-run,n", "");
-    } else if (command != "status" && command != "arm" && command != "disarm" && command != "watch-sshd") {
-        return usage_error("unknown command " + quoted(command));
-    }
-    po::variables_map opts;
-    try {
-        // No positional words after the command: "offroot return /dev/vdb"
-        // (--root forgotten) must not return onto the recorded root.
-        po::store(po::command_line_parser(rest).options(sub).positional(po::positional_options_description()).run(), opts);
-        po::notify(opts);
-    } catch (const po::error& e) {
-        return usage_error(command + ": " + e.what());
-    }
-    if (vm.count("help") || opts.count("help")) {
+    if (!command_is_known(command)) return usage_error("unknown command " + quoted(command));
+    if (!opts) return usage_error(command + ": " + opts.error().message());
+    // No positional words after the command: "offroot return /dev/vdb"
+    // (--root forgotten) must not return onto the recorded root.
+    if (!opts->positional.empty())
+        return usage_error(command + ": unexpected argument " + quoted(opts->positional.front()));
+    if (opts->given("help")) {
         out(kUsage);
         return kExitOk;
     }
-    const bool json = vm.count("json") || opts.count("json");
+    const bool json = opts->given("json");
+    uint64_t min_free_mib = 64;
+    if (const std::string v = opts->value_or("min-free", "64"); !parse_number(v, min_free_mib))
+        return usage_error(command + ": the argument ('" + v + "') for option '--min-free' is invalid");
 
     if (command == "status") return cmd_status(json);
     if (command == "arm" || command == "disarm") return cmd_arm(command);
@@ -373,7 +363,7 @@ int main(int argc, char** argv) {
         if (auto s = start_sshd_watch(); !s) return fail(s.error());
         return kExitOk;
     }
-    if (command == "check") return cmd_check(json, opts["min-free"].as<uint64_t>());
-    if (command == "enter") return cmd_enter(json, opts.count("dry-run") > 0, opts["min-free"].as<uint64_t>());
-    return cmd_return(json, opts["root"].as<std::string>(), opts.count("fsck") > 0, opts.count("dry-run") > 0);
+    if (command == "check") return cmd_check(json, min_free_mib);
+    if (command == "enter") return cmd_enter(json, opts->given("dry-run"), min_free_mib);
+    return cmd_return(json, opts->value_or("root", ""), opts->given("fsck"), opts->given("dry-run"));
 }

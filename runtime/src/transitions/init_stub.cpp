@@ -14,6 +14,7 @@
 #include "base/files.hpp"
 #include "kernel/kernel_cmdline.hpp"
 #include "base/log.hpp"
+#include "system/emergency.hpp"
 #include "system/rootfs.hpp"
 
 namespace offroot {
@@ -162,12 +163,33 @@ void run_init_stub(const InitStubOptions& options) {
     // already made rootfs our root, and climbing would lead past it to the
     // empty nullfs underneath.
     Status escaped;
-    if (!root_is_rootfs())
-        if (auto climbed = escape_to_rootfs(); !climbed) escaped = climbed.error();
+    bool climbed_out = false;
+    if (!root_is_rootfs()) {
+        if (auto climbed = escape_to_rootfs(); !climbed) {
+            escaped = climbed.error();
+        } else {
+            climbed_out = true;
+        }
+    }
     close_inherited_fds();
+    // Started in the real root, the loader mapped the disk's ld.so and C
+    // library into us, which would keep the disk busy: run again from the
+    // environment, on its own. Our state so far is the signal set-up only,
+    // which exec keeps. Should the exec fail, we stay as we are: enter then
+    // finds the disk held by PID 1 and undoes itself.
+    Status reexec;
+    if (climbed_out && root_is_rootfs()) {
+        const std::string self = std::string(kRootfsLibDir) + "/" + kInitStubName;
+        std::string cmdline_env = "OFFROOT_CMDLINE=" + options.cmdline_path;
+        char* argv[] = {const_cast<char*>(kInitStubName), nullptr};
+        char* envp[] = {cmdline_env.data(), nullptr};
+        ::execve(self.c_str(), argv, envp);
+        reexec = sys_error("execve(" + quoted(self) + ") from rootfs");
+    }
     reopen_console();
     configure_log(LogSinks{.to_stderr = true, .to_kmsg = true, .ram_log = {}, .tag = "offroot-init"});
     if (!escaped) log_error("leaving the chroot: " + escaped.error().message());
+    if (!reexec) log_error(reexec.error().message() + ": still running on the disk's C library");
     describe_root();
 
     sigset_t waited;

@@ -124,6 +124,24 @@ Status unmount_one(const MountEntry& m, const std::string& prefix) {
     }
 }
 
+// Waits until PID 1 maps no file of the filesystem at `path`.
+Status wait_pid1_off_device(const std::string& path) {
+    auto fs = stat_path(path);
+    if (!fs) return fs.error();
+    std::string held;
+    for (int i = 0; i < 100; ++i) {
+        auto maps = read_file("/proc/1/maps");
+        if (!maps) return maps.error();
+        held.clear();
+        for (const auto& m : parse_proc_maps(*maps))
+            if (m.dev == fs->st_dev && held.find(m.path) == std::string::npos) held += " " + m.path;
+        if (held.empty()) return {};
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return plain_error("PID 1 (offroot-init) still runs on files of the disk after 10 s:" + held,
+                       "see the kernel log for offroot-init's messages");
+}
+
 struct TimedStep {
     const char* name;
     double started = monotonic_seconds();
@@ -220,6 +238,9 @@ Status enter_detached(const EnterOptions& options) {
     if (auto s = request_reexec(init, aside); !s) return s.error().context("asking PID 1 to re-execute");
     for (int i = 0; i < 300 && !pid1_runs(*stub); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     if (!pid1_runs(*stub)) return plain_error("PID 1 did not become offroot-init within 30 s of " + init.reexec_command);
+    // Started in the real root, the stub runs again from the environment
+    // (init_stub.cpp) to let go of the disk's C library.
+    if (auto on_disk = wait_pid1_off_device(aside); !on_disk) return on_disk;
     // From here the way back is the return path: the real root in place
     // again and SIGUSR1, and the real init boots as after the initramfs.
     undo.commit();
