@@ -86,11 +86,13 @@ bytes=$(status | sed -n 's/.*"rootfs_bytes":\([0-9]*\).*/\1/p')
 echo "# RAM held by the emergency tmpfs: $bytes bytes"
 check "status reports the RAM the environment holds" test -n "$bytes"
 
-# The admin's session: in the environment, busybox, offroot, e2fsck.
+# The admin's session: in the environment, busybox and offroot; e2fsck
+# comes into RAM at enter, not at arm.
 check "ssh -p 1022 with the key logs in" login true
 session_status=$(login offroot status --json 2>&1 || true)
 check "the session runs in the emergency environment" sh -c "echo '$session_status' | grep -q '\"running_in_rootfs\":true'"
-check "the session's e2fsck runs" login e2fsck -V
+check "the session's offroot runs" login offroot --version
+check "e2fsck is not resident in the armed environment" login test ! -e /usr/sbin/e2fsck
 check "the session sees the real root through PID 1" login test -e /proc/1/root/etc/os-release
 check "a password is refused" sh -c \
     "! ssh -n -p 1022 -o BatchMode=yes -o PubkeyAuthentication=no -o StrictHostKeyChecking=no \

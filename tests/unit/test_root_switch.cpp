@@ -55,7 +55,7 @@ TEST_CASE("the pivot switch's plans: pivot_root and a linked stub instead of mov
         names.push_back(s.name);
         CHECK_FALSE(s.undo.empty());
     }
-    CHECK(names == std::vector<std::string>{"preflight", "snapshot-network", "stop-services", "pivot-root-aside",
+    CHECK(names == std::vector<std::string>{"preflight", "snapshot-network", "bring-tools", "stop-services", "pivot-root-aside",
                                             "link-stub", "reexec-pid1", "unlink-stub", "kill-leftovers",
                                             "restore-network", "unmount", "verify-free"});
 

@@ -2,14 +2,18 @@
 # Boot on a disk laid out as the Debian installer leaves it (tests/vm/README.md, "Layouts"):
 # the offroot package installed and armed in a guest whose disk is partitioned (plain:
 # ext4 root and a swap partition; xfs, btrfs: the same with that root, btrfs in subvolume
-# @rootfs; lvm: /boot on a partition, root, /var and swap on LVM),
+# @rootfs; lvm: /boot on a partition, root, /var and swap on LVM; luks-lvm: the same LVM
+# inside LUKS2, unlocked at boot by a key file in the initramfs; mdraid: two disks, RAID1
+# md0 holding the root and md1 the swap),
 # booted by SeaBIOS and the guest's own GRUB (no -kernel/-initrd):
 #   - GRUB booted it: qemu has no -kernel, /proc/cmdline is grub.cfg's line, BOOT_IMAGE=;
 #   - sshd on 22, ssh on 1022 with the test key, `offroot status` NORMAL;
 #   - swap active, /, /boot and /var mounted from the layout's devices;
 #   - `offroot check` says GO;
-#   - the cycle: enter (every swap off, nothing of the disk mounted, LVM assembled and
-#     free), e2fsck of the root (plain, lvm), return (no failed unit, swap, /boot, /var,
+#   - the cycle: enter (every swap off, nothing of the disk mounted, LVM, dm-crypt and md
+#     assembled and free), the layout's job with tools brought into RAM at enter (e2fsck;
+#     lvs, lvreduce --resizefs; xfs_repair -n; btrfs check; cryptsetup status, lvs;
+#     mdadm --detail), return (no failed unit, swap, /boot, /var,
 #     the btrfs subvolume, checksums), then a clean poweroff.
 #
 #   tests/vm/boot-layout.sh DEB SUITE INIT LAYOUT
@@ -20,7 +24,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/offroot-guest.sh"
 . "$here/checks.sh"
 
-[ $# -eq 4 ] || { echo "usage: boot-layout.sh DEB SUITE INIT LAYOUT (LAYOUT: plain, lvm)" >&2; exit 2; }
+[ $# -eq 4 ] || { echo "usage: boot-layout.sh DEB SUITE INIT LAYOUT (LAYOUT: plain, lvm, xfs, btrfs, luks-lvm, mdraid)" >&2; exit 2; }
 deb=$1 suite=$2 init=$3 layout=$4
 name="layout-$suite-$init-$layout"
 boot_timeout=${OFFROOT_VM_BOOT_TIMEOUT:-300}
@@ -29,8 +33,9 @@ boot_timeout=${OFFROOT_VM_BOOT_TIMEOUT:-300}
 mapper=/dev/mapper/offroot--vm--vg
 case "$layout" in
 plain|xfs|btrfs) mounts="/=/dev/vda1" swapdev=/dev/vda5 ;;
-lvm)   mounts="/=$mapper-root /boot=/dev/vda1 /var=$mapper-var" swapdev=$mapper-swap_1 ;;
-*) echo "boot-layout.sh: unknown layout '$layout' (use plain, lvm, xfs or btrfs)" >&2; exit 2 ;;
+lvm|luks-lvm) mounts="/=$mapper-root /boot=/dev/vda1 /var=$mapper-var" swapdev=$mapper-swap_1 ;;
+mdraid) mounts="/=/dev/md0" swapdev=/dev/md1 ;;
+*) echo "boot-layout.sh: unknown layout '$layout' (use plain, lvm, xfs, btrfs, luks-lvm or mdraid)" >&2; exit 2 ;;
 esac
 
 summary() { checks_summary "boot-layout $suite/$init/$layout"; }
@@ -69,7 +74,7 @@ echo "    /proc/cmdline: $got"
 check "/proc/cmdline is grub.cfg's kernel line (BOOT_IMAGE=, console=ttyS0,115200)" \
     test "$got" = "$want" -a "${got#BOOT_IMAGE=}" != "$got" -a "${got#*console=ttyS0,115200}" != "$got"
 case "$layout" in
-lvm)   check "grub.cfg says root=$mapper-root" grep -q "root=$mapper-root " <<< "$want" ;;
+lvm|luks-lvm) check "grub.cfg says root=$mapper-root" grep -q "root=$mapper-root " <<< "$want" ;;
 *)     check "grub.cfg says root=UUID=" grep -q 'root=UUID=' <<< "$want" ;;
 esac
 [ "$layout" != btrfs ] || check "grub.cfg says rootflags=subvol=@rootfs" grep -q 'rootflags=subvol=@rootfs ' <<< "$want"
@@ -90,6 +95,21 @@ for m in $mounts; do
 done
 root_subvol() { test "$(vm_ssh "$name" 22 findmnt -no FSROOT --mountpoint /)" = /@rootfs; }
 [ "$layout" != btrfs ] || check "/ is the btrfs subvolume @rootfs" root_subvol
+case "$layout" in
+luks-lvm)
+    # unlocked by the initramfs with the key file: nobody typed a passphrase
+    check "the dm-crypt mapping vda5_crypt (LUKS2 on vda5) is open under the VG" \
+        vm_ssh "$name" 22 "cryptsetup status vda5_crypt | grep -q 'type: *LUKS2' && pvs --noheadings -o pv_name | grep -qw /dev/mapper/vda5_crypt"
+    check "the initramfs holding the key file is readable by root only (0600)" \
+        vm_ssh "$name" 22 'test "$(stat -c %a "/boot/initrd.img-$(uname -r)")" = 600' ;;
+mdraid)
+    # both halves from both disks (the second attached at every boot), in sync
+    # shellcheck disable=SC2016 # expanded by the guest's shell
+    check "md0 and md1 are RAID1 of vda and vdb, both halves up ([2/2] [UU])" \
+        vm_ssh "$name" 22 'test "$(grep -cE "^md[01] : active raid1 .*vda[15].*" /proc/mdstat)" = 2 &&
+            test "$(grep -cE "^md[01] : active raid1 .*vdb[15].*" /proc/mdstat)" = 2 &&
+            test "$(grep -c "\[2/2\] \[UU\]" /proc/mdstat)" = 2' ;;
+esac
 
 rc=0
 vm_ssh "$name" 1022 offroot check > "$dir/check.out" 2>&1 || rc=$?
@@ -114,19 +134,81 @@ check "DETACHED" grep -q '^offroot status: DETACHED' <<< "$status"
 check "DETACHED: no swap active" test "$(vm_ssh "$name" 1022 'tail -n +2 /proc/swaps | wc -l')" = 0
 # The source of each mount: two fields after mountinfo's " - ".
 # shellcheck disable=SC2016 # for the guest's awk
-disk_mounts='awk '"'"'{ for (i = 7; i <= NF; i++) if ($i == "-") print $(i + 2) }'"'"' /proc/1/mountinfo | grep -E "^/dev/(vd|mapper|dm-)"'
+disk_mounts='awk '"'"'{ for (i = 7; i <= NF; i++) if ($i == "-") print $(i + 2) }'"'"' /proc/1/mountinfo | grep -E "^/dev/(vd|mapper|dm-|md)"'
 check "DETACHED: no filesystem of the disk in PID 1's mount table" \
     test -z "$(vm_ssh "$name" 1022 "$disk_mounts")"
-if [ "$layout" = lvm ]; then
-    check "DETACHED: status lists the LVs assembled and free" grep -q 'offroot--vm--vg-root (lvm on vda5): assembled, free' <<< "$status"
-fi
+case "$layout" in
+lvm)
+    check "DETACHED: status lists the LVs assembled and free" grep -q 'offroot--vm--vg-root (lvm on vda5): assembled, free' <<< "$status" ;;
+luks-lvm)
+    # the mapping is held by the LVs on it, and nothing else
+    check "DETACHED: status lists the dm-crypt mapping assembled, used by the LVs only" \
+        grep -qE '^ *vda5_crypt \(crypt on vda5\): (assembled, free|in use: holds dm-[0-9]+)$' <<< "$status"
+    check "DETACHED: status lists the LVs on it assembled and free" \
+        grep -qE '^ *offroot--vm--vg-root \(lvm on dm-[0-9]+\): assembled, free$' <<< "$status" ;;
+mdraid)
+    check "DETACHED: status lists md0 (root) assembled and free" grep -qE '^ *md0 \(raid1 on [^)]*\): assembled, free$' <<< "$status"
+    check "DETACHED: status lists md1 (swap) assembled and free" grep -qE '^ *md1 \(raid1 on [^)]*\): assembled, free$' <<< "$status" ;;
+esac
 root_device=${mounts%% *}
 root_device=${root_device#/=}
+# The layout's tools came into RAM at enter (the resident environment has
+# none): each is a wrapper of offroot's at its own path.
+from_ram() { vm_ssh "$name" 1022 "grep -q 'brought into RAM by offroot enter' $1"; }
+check "DETACHED: e2fsck was brought into RAM at enter" from_ram /usr/sbin/e2fsck
 case "$layout" in
-plain|lvm)
+plain)
     check "the layout's job: e2fsck -f of the unmounted root ($root_device) is clean" \
         vm_ssh "$name" 1022 e2fsck -f -n "$root_device" ;;
-*)  echo "# no offline job on $layout yet: xfs_repair and btrfs are not in RAM before tools are brought in at enter" ;;
+lvm)
+    check "DETACHED: lvm was brought into RAM at enter" from_ram /usr/sbin/lvm
+    check "the layout's job: lvs sees the volume group with udev gone" \
+        vm_ssh "$name" 1022 "lvs --noheadings -o lv_name offroot-vm-vg | grep -qw root"
+    check "the layout's job: e2fsck -f of the unmounted root ($root_device) is clean" \
+        vm_ssh "$name" 1022 e2fsck -f -y "$root_device"
+    root_size_before=$(vm_ssh "$name" 1022 "lvs --noheadings --units m --nosuffix -o lv_size offroot-vm-vg/root" | tr -d ' ')
+    shrink_out=$(vm_ssh "$name" 1022 "lvreduce --resizefs -y -L -256M offroot-vm-vg/root" 2>&1) && rc=0 || rc=$?
+    echo "$shrink_out" | sed 's/^/    /'
+    check "the layout's job: lvreduce --resizefs shrinks the root LV by 256 MiB" test "$rc" = 0
+    root_size_after=$(vm_ssh "$name" 1022 "lvs --noheadings --units m --nosuffix -o lv_size offroot-vm-vg/root" | tr -d ' ')
+    echo "# root LV: ${root_size_before:-?} MiB -> ${root_size_after:-?} MiB"
+    check "the layout's job: the root LV is 256 MiB smaller" \
+        test "${root_size_before%.*}" = "$(( ${root_size_after%.*} + 256 ))"
+    check "the layout's job: e2fsck -f of the shrunk root is clean" vm_ssh "$name" 1022 e2fsck -f -n "$root_device" ;;
+xfs)
+    check "DETACHED: xfs_repair was brought into RAM at enter" from_ram /usr/sbin/xfs_repair
+    check "the layout's job: xfs_repair -n of the unmounted root ($root_device) is clean" \
+        vm_ssh "$name" 1022 xfs_repair -n "$root_device" ;;
+btrfs)
+    check "DETACHED: btrfs was brought into RAM at enter" from_ram /usr/bin/btrfs
+    check "the layout's job: btrfs check of the unmounted root ($root_device) is clean" \
+        vm_ssh "$name" 1022 btrfs check --readonly "$root_device" ;;
+luks-lvm)
+    # shellcheck disable=SC2016 # the guest's shell finds the tool where enter put it
+    check "DETACHED: cryptsetup was brought into RAM at enter" from_ram '"$(command -v cryptsetup)"'
+    check "DETACHED: lvm was brought into RAM at enter" from_ram /usr/sbin/lvm
+    out=$(vm_ssh "$name" 1022 cryptsetup status vda5_crypt 2>&1) && rc=0 || rc=$?
+    echo "$out" | sed 's/^/    /'
+    check "the layout's job: cryptsetup status: vda5_crypt is an active LUKS2 mapping of vda5" \
+        test "$rc" = 0 -a -n "$(grep -E '^ *type: *LUKS2' <<< "$out")" -a -n "$(grep -E '^ *device: */dev/vda5$' <<< "$out")"
+    # lvm names the PV /dev/mapper/vda5_crypt or /dev/dm-N (udev gone): the same device
+    # shellcheck disable=SC2016 # expanded by the guest's shell
+    check "the layout's job: lvs sees the root LV, pvs the VG on the mapping, with udev gone" \
+        vm_ssh "$name" 1022 'lvs --noheadings -o lv_name offroot-vm-vg | grep -qw root &&
+            test "$(readlink -f "$(pvs --noheadings -o pv_name -S vg_name=offroot-vm-vg | tr -d " ")")" = "$(readlink -f /dev/mapper/vda5_crypt)"'
+    check "the layout's job: e2fsck -f of the unmounted root ($root_device) is clean" \
+        vm_ssh "$name" 1022 e2fsck -f -n "$root_device" ;;
+mdraid)
+    # shellcheck disable=SC2016 # the guest's shell finds the tool where enter put it
+    check "DETACHED: mdadm was brought into RAM at enter" from_ram '"$(command -v mdadm)"'
+    out=$(vm_ssh "$name" 1022 mdadm --detail /dev/md0 2>&1) && rc=0 || rc=$?
+    echo "$out" | sed 's/^/    /'
+    check "the layout's job: mdadm --detail /dev/md0: state clean, 2 of 2 devices active and in sync" \
+        test "$rc" = 0 -a -n "$(grep -E '^ *State : clean *$' <<< "$out")" \
+            -a -n "$(grep -E '^ *Active Devices : 2$' <<< "$out")" \
+            -a "$(grep -cE 'active sync +/dev/vd[ab]1$' <<< "$out")" = 2
+    check "the layout's job: e2fsck -f of the unmounted root ($root_device) is clean" \
+        vm_ssh "$name" 1022 e2fsck -f -n "$root_device" ;;
 esac
 out=$(OFFROOT_VM_SSH_TIMEOUT=600 vm_ssh "$name" 1022 offroot return 2>&1) && rc=0 || rc=$?
 echo "$out" | sed 's/^/    /'
@@ -146,6 +228,8 @@ done
 check "after return: every checksum matches" vm_ssh "$name" 22 'sha256sum --quiet -c /root/offroot-layout-sums'
 status_after=$(vm_ssh "$name" 1022 offroot status 2>&1 || true)
 check "after return: offroot status NORMAL (1022)" grep -q '^offroot status: NORMAL' <<< "$status_after"
+check "after return: the tools brought in at enter are gone from RAM" \
+    vm_ssh "$name" 1022 "test ! -e /usr/lib/offroot/tools && test ! -e /usr/sbin/e2fsck"
 
 check "clean poweroff" vm_poweroff "$name" 22
 echo "boot-layout $suite/$init/$layout figures: sshd $(cat "$dir/ssh-ready-22")s after qemu start;" \

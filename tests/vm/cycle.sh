@@ -103,6 +103,8 @@ one_cycle() {   # N SHRINK_TO(or empty) [fsck]
     check "cycle $n: offroot enter" test "$rc" = 0 || return 1
     enter_line=$(grep 'DETACHED:' <<< "$out" || true)
     check "cycle $n: offroot status says DETACHED" status_is DETACHED || return 1
+    check "cycle $n: e2fsck came into RAM at enter" \
+        vm_ssh "$name" 1022 "grep -q 'brought into RAM by offroot enter' /usr/sbin/e2fsck"
     check "cycle $n: e2fsck -f of the unmounted root is clean" vm_ssh "$name" 1022 e2fsck -f -y /dev/vda
     if [ -n "$shrink" ]; then
         check "cycle $n: resize2fs shrinks the root to $shrink" vm_ssh "$name" 1022 resize2fs /dev/vda "$shrink"
@@ -120,6 +122,8 @@ one_cycle() {   # N SHRINK_TO(or empty) [fsck]
     [ "$init" = systemd ] && { OFFROOT_VM_SSH_TIMEOUT=180 vm_ssh "$name" 22 systemctl is-system-running --wait >/dev/null || true; }
     check "cycle $n: every checksum matches" vm_ssh "$name" 22 'cd /srv/data && sha256sum --quiet -c /srv/sums'
     check "cycle $n: offroot status says NORMAL" status_is NORMAL
+    check "cycle $n: the tools are gone from RAM after return" \
+        vm_ssh "$name" 1022 "test ! -e /usr/lib/offroot/tools && test ! -e /usr/sbin/e2fsck"
     if [ "$init" = systemd ]; then
         check "cycle $n: no failed units" test -z "$(vm_ssh "$name" 22 systemctl --failed --no-legend --plain)"
         now=$(vm_ssh "$name" 22 "systemctl list-units --type=service --state=running --no-legend --plain | awk '{print \$1}' | sort")

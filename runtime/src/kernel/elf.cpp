@@ -168,6 +168,8 @@ struct Checker {
     // The loader's directories in this root, per multiarch triplet: read
     // from ld.so.conf.d once, not for every library.
     std::map<std::string, std::vector<std::string>> library_dirs;
+    // Every file checked below the program itself, in the order found.
+    std::vector<std::string> files;
 
     const std::vector<std::string>& default_dirs(const std::string& multiarch) {
         auto it = library_dirs.find(multiarch);
@@ -179,6 +181,7 @@ struct Checker {
     // library chains.
     Status check(const std::string& path, const std::string& role, int depth) {
         if (!seen.insert(path).second) return {};
+        if (depth > 0) files.push_back(path);
         if (depth > 16) return plain_error(role + " " + quoted(path) + ": too many levels of interpreters and libraries");
         auto fd = open_in_root(root_fd, path, O_RDONLY);
         if (!fd) return fd.error().context(role + " " + quoted(path) + " in " + quoted(root));
@@ -211,11 +214,16 @@ struct Checker {
             if (lib.find('/') != std::string::npos) {
                 found = lib;
             } else {
-                for (const auto& dir : dirs)
-                    if (open_in_root(root_fd, dir + "/" + lib, O_RDONLY)) {
-                        found = dir + "/" + lib;
-                        break;
-                    }
+                // As the loader does, a library of another ELF class or
+                // machine (/lib32/libc.so.6 for a 64-bit program) is passed over.
+                for (const auto& dir : dirs) {
+                    auto candidate = open_in_root(root_fd, dir + "/" + lib, O_RDONLY);
+                    if (!candidate) continue;
+                    auto its = read_program_needs(candidate->get(), dir + "/" + lib);
+                    if (its && !its->script && its->multiarch != needs->multiarch) continue;
+                    found = dir + "/" + lib;
+                    break;
+                }
             }
             if (found.empty())
                 return plain_error("the library " + lib + " that " + quoted(path) + " needs is not in " + quoted(root) +
@@ -269,8 +277,16 @@ Result<UniqueFd> open_in_root(int root_fd, const std::string& path, int flags) {
 Status check_program_runs_in(const std::string& root, const std::string& program, const std::string& role) {
     auto root_fd = open_path(root, O_RDONLY | O_DIRECTORY);
     if (!root_fd) return root_fd.error();
-    Checker checker{root_fd->get(), root, {}, {}, {}};
+    Checker checker{root_fd->get(), root, {}, {}, {}, {}};
     return checker.check(program, role, 0);
+}
+
+Result<std::vector<std::string>> program_files_in(const std::string& root, const std::string& program) {
+    auto root_fd = open_path(root, O_RDONLY | O_DIRECTORY);
+    if (!root_fd) return root_fd.error();
+    Checker checker{root_fd->get(), root, {}, {}, {}, {}};
+    if (auto s = checker.check(program, "the program", 0); !s) return s.error();
+    return checker.files;
 }
 
 }  // namespace offroot

@@ -37,4 +37,9 @@ Result<UniqueFd> open_in_root(int root_fd, const std::string& path, int flags);
 // `role` names the program in the message ("the init").
 Status check_program_runs_in(const std::string& root, const std::string& program, const std::string& role);
 
+// What the loader maps to start `program` in `root`, as check_program_runs_in
+// finds it: the ELF interpreter and every library, transitively, or a
+// script's interpreter and what that needs. Paths inside `root`.
+Result<std::vector<std::string>> program_files_in(const std::string& root, const std::string& program);
+
 }  // namespace offroot

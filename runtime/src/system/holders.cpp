@@ -11,6 +11,7 @@
 
 #include "base/files.hpp"
 #include "base/json.hpp"
+#include "kernel/block_stack.hpp"
 #include "kernel/loop_devices.hpp"
 #include "kernel/meminfo.hpp"
 #include "kernel/mountinfo.hpp"
@@ -46,6 +47,57 @@ bool is_network_or_fuse(const std::string& fs_type) {
 ProcessRef ref(const Process& p) { return ProcessRef{p.stat.pid, p.stat.comm}; }
 
 std::string kib_text(uint64_t kib) { return std::to_string((kib + 1023) / 1024) + " MiB"; }
+
+// The tools for this host's disks and offroot.conf's TOOLS, found in the
+// real root: what enter will bring into RAM, and what it will lack.
+void plan_offline_tools(const RealRootView& real_root, bool from_rootfs, CheckReport& r) {
+    ToolNeeds needs;
+    needs.root_fs_type = r.root_fs_type;
+    if (!r.root_fs_type.empty()) needs.fs_types.insert(r.root_fs_type);
+    for (const auto& m : r.other_mounts)
+        if (!m.network_or_fuse && m.fs_type != "tmpfs" && m.fs_type != "ramfs") needs.fs_types.insert(m.fs_type);
+    if (auto stack = read_block_stack(); stack) {
+        for (const auto& d : *stack) needs.stack_kinds.insert(d.kind);
+    } else {
+        r.notes.push_back("the storage stack was not read (" + stack.error().message() +
+                          "): lvm, cryptsetup and mdadm are not brought into RAM");
+    }
+    const std::string conf = real_root.path(kConfPath);
+    if (auto text = read_file(conf); text) {
+        if (auto extra = conf_words(*text, "TOOLS"); extra) {
+            needs.extra = *extra;
+        } else {
+            r.notes.push_back(conf + ": " + extra.error().message() + "; its TOOLS are not brought into RAM");
+        }
+    }
+    std::string environment = "/";
+    if (!from_rootfs && r.system.emergency) {
+        environment = in_rootfs(*r.system.emergency, "");
+        if (environment.empty()) environment = "/";
+    }
+    auto plan = plan_tools(real_root.root(), environment, tools_wanted(needs));
+    if (!plan) {
+        r.blockers.push_back("the tools for the offline work could not be looked up in the root filesystem: " +
+                             plan.error().message() + "; enter would leave you without them");
+        return;
+    }
+    r.tools = *plan;
+    r.tools_kib = r.tools.ram_bytes() / 1024;
+    for (const auto& w : r.tools.warnings) r.notes.push_back("tool: " + w);
+    for (const auto& name : r.tools.missing_essential)
+        r.blockers.push_back(name + " is not installed: return --fsck and the offline check of the root need it; "
+                             "apt-get install e2fsprogs");
+    // A tmpfs environment (offroot arm) has a size cap: the tools must fit.
+    if (r.system.emergency && r.system.emergency->root_switch == RootSwitch::tmpfs && r.tools_kib > 0) {
+        if (auto fs = statfs_path(environment); fs) {
+            const uint64_t free_kib = static_cast<uint64_t>(fs->f_bavail) * static_cast<uint64_t>(fs->f_bsize) / 1024;
+            if (free_kib < r.tools_kib)
+                r.blockers.push_back("the tools need " + kib_text(r.tools_kib) + " in the emergency tmpfs, which has " +
+                                     kib_text(free_kib) + " free: offroot disarm, then offroot arm with a larger "
+                                     "OFFROOT_ENV_SIZE");
+        }
+    }
+}
 
 }  // namespace
 
@@ -170,11 +222,13 @@ Result<CheckReport> run_check(const CheckOptions& options) {
         r.notes.push_back("loop devices not checked: " + loops.error().message());
     }
 
+    plan_offline_tools(real_root, from_rootfs, r);
+
     auto mem = read_meminfo();
     if (!mem) return mem.error();
     r.available_kib = mem->available_kib;
-    // What swapoff brings back into RAM, plus room for the work itself.
-    r.needed_kib = options.min_free_kib + swap_used_kib;
+    // What swapoff brings back into RAM, the tools, and room for the work.
+    r.needed_kib = options.min_free_kib + swap_used_kib + r.tools_kib;
 
     if (auto init = detect_running_init(); init) {
         r.init = *init;
@@ -243,6 +297,11 @@ std::string format_check_human(const CheckReport& r) {
     for (const auto& m : r.other_mounts)
         out += "mounted under the root: " + m.mount_point + " (" + m.fs_type + " " + m.source + ")\n";
     out += "processes running from the disk: " + std::to_string(r.processes_on_root.size()) + "\n";
+    if (!r.tools.commands.empty()) {
+        out += "tools brought into RAM at enter (" + kib_text(r.tools_kib) + "):";
+        for (const auto& c : r.tools.commands) out += " " + c.name;
+        out += "\n";
+    }
     out += "memory: " + kib_text(r.available_kib) + " available, " + kib_text(r.needed_kib) + " needed\n";
     return out;
 }
@@ -297,7 +356,11 @@ std::string format_check_json(const CheckReport& r) {
     for (const auto& p : r.processes_on_root) process(p);
     j.end_array();
     j.key("memory").begin_object().key("available_kib").value(r.available_kib).key("needed_kib").value(r.needed_kib)
-        .end_object();
+        .key("tools_kib").value(r.tools_kib).end_object();
+    j.key("tools").begin_array();
+    for (const auto& c : r.tools.commands)
+        j.begin_object().key("name").value(c.name).key("source").value(c.source).key("for").value(c.why).end_object();
+    j.end_array();
     j.end_object();
     return j.str() + "\n";
 }

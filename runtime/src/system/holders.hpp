@@ -11,6 +11,7 @@
 
 #include "system/emergency.hpp"
 #include "system/init_system.hpp"
+#include "system/offline_tools.hpp"
 #include "base/result.hpp"
 
 namespace offroot {
@@ -69,6 +70,10 @@ struct CheckReport {
 
     uint64_t available_kib = 0;
     uint64_t needed_kib = 0;
+    // The tools enter brings into RAM for the offline work (their RAM is in
+    // needed_kib).
+    ToolPlan tools;
+    uint64_t tools_kib = 0;
 
     std::vector<std::string> blockers;  // no-go, with what to do
     std::vector<std::string> notes;     // what enter will handle

@@ -17,6 +17,10 @@ std::vector<Step> plan_enter(const EnterInputs& in) {
                      "nothing changed yet"});
     s.push_back({"preflight", "offroot check: refuse with the reasons if anything is a blocker", "changes nothing"});
     s.push_back({"snapshot-network", "record addresses, routes and resolv.conf in RAM", "changes nothing"});
+    s.push_back({"bring-tools",
+                 "copy into RAM, with their own C library and loader, the tools for the disks of this host: e2fsprogs, "
+                 "and lvm2, cryptsetup, mdadm, xfsprogs, btrfs-progs where used, and TOOLS of offroot.conf; check each runs",
+                 "remove them"});
     switch (in.init.kind) {
         case InitSystem::systemd:
             s.push_back({"stop-services",

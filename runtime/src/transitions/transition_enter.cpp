@@ -21,6 +21,7 @@
 #include "system/emergency.hpp"
 #include "base/files.hpp"
 #include "system/holders.hpp"
+#include "system/offline_tools.hpp"
 #include "base/log.hpp"
 #include "kernel/mount.hpp"
 #include "kernel/mountinfo.hpp"
@@ -142,6 +143,12 @@ Status wait_pid1_off_device(const std::string& path) {
                        "see the kernel log for offroot-init's messages");
 }
 
+std::string tool_names(const ToolPlan& plan) {
+    std::string out;
+    for (const auto& c : plan.commands) out += (out.empty() ? "" : " ") + c.name;
+    return out.empty() ? "none" : out;
+}
+
 struct TimedStep {
     const char* name;
     double started = monotonic_seconds();
@@ -208,6 +215,16 @@ Status enter_detached(const EnterOptions& options) {
     }
     net_step.done();
 
+    // --- the admin's tools into RAM, while the root is there to copy from.
+    TimedStep tools_step("bring-tools");
+    auto brought = bring_tools(report->tools, real_root.root());
+    if (!brought) return brought.error();
+    undo.push("bring-tools", []() { return remove_tools(); });
+    for (const auto& w : *brought) log_warning("enter: tool: " + w);
+    log_info("enter: " + std::to_string(report->tools.commands.size()) + " tools in RAM (" +
+             std::to_string(report->tools_kib) + " KiB): " + tool_names(report->tools));
+    tools_step.done();
+
     // --- the services, stopped by the init system itself.
     TimedStep services_step("stop-services");
     auto stopped = stop_services(init, real_root.root());
@@ -247,7 +264,7 @@ Status enter_detached(const EnterOptions& options) {
     undo.push("replace-pid1", [&root_switch]() -> Status {
         if (auto s = root_switch.put_real_root_back(); !s) return s;
         if (::kill(1, SIGUSR1) != 0) return sys_error("kill(1, SIGUSR1)");
-        return {};
+        return remove_tools();
     });
     // The stub runs from its own file now; what led PID 1 to it goes.
     if (!stub_placement.rollback()) log_warning("could not remove all that led PID 1 to the stub (logged above)");

@@ -15,6 +15,7 @@
 #include "kernel/elf.hpp"
 #include "kernel/kernel_cmdline.hpp"
 #include "system/fstab.hpp"
+#include "system/offline_tools.hpp"
 #include "system/udev_db.hpp"
 #include "base/clock.hpp"
 #include "system/emergency.hpp"
@@ -184,6 +185,8 @@ Status return_to_root(const ReturnOptions& options) {
     if (!handed_over) return plain_error("offroot-init did not hand PID 1 back within 30 s (see dmesg)");
     undo.commit();
     ::unlink(kDetachRecord);
+    // The tools brought in at enter go: their RAM is the system's again.
+    if (auto s = remove_tools(); !s) log_warning("removing the tools enter brought into RAM: " + s.error().message());
     log_info("return: PID 1 is the real init again, " + std::to_string(monotonic_seconds() - t0).substr(0, 4) +
              " s after offroot return");
 
