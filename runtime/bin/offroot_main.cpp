@@ -51,8 +51,9 @@ const char* const kUsage =
     "\n"
     "commands:\n"
     "  status                     NORMAL, DETACHED or in transition; PID 1, the emergency dropbear, RAM kept\n"
-    "  check [--min-free MIB]     what holds the root filesystem; exit 0 = go, 1 = no-go\n"
-    "  enter [--dry-run] [--min-free MIB]\n"
+    "  check [--min-free MIB] [--force-network]\n"
+    "                             what holds the root filesystem; exit 0 = go, 1 = no-go\n"
+    "  enter [--dry-run] [--min-free MIB] [--force-network]\n"
     "                             stop services, move PID 1 to RAM, free the disk\n"
     "  return [--root DEVICE] [--fsck] [--dry-run]\n"
     "                             mount the root (or DEVICE) and hand PID 1 back to the real init\n"
@@ -60,6 +61,8 @@ const char* const kUsage =
     "  disarm                     stop what offroot arm started\n"
     "\n"
     "options:\n"
+    "  --force-network  go ahead although the ssh session arrives over a VPN interface\n"
+    "               (WireGuard, tun/tap) that stopping the services takes down\n"
     "  --json       machine-readable output\n"
     "  -h, --help   this text\n"
     "  --version    offroot's version\n";
@@ -136,9 +139,10 @@ int cmd_status(bool json) {
     return kExitOk;
 }
 
-int cmd_check(bool json, uint64_t min_free_mib) {
+int cmd_check(bool json, uint64_t min_free_mib, bool force_network) {
     CheckOptions options;
     options.min_free_kib = min_free_mib * 1024;
+    options.force_session_interface = force_network;
     auto report = run_check(options);
     if (!report) return fail(report.error());
     out((json ? format_check_json(*report) : format_check_human(*report)));
@@ -179,9 +183,10 @@ std::vector<std::string> real_root_unmount_order(const SystemStatus& status) {
     return order;
 }
 
-int cmd_enter(bool json, bool dry_run, uint64_t min_free_mib) {
+int cmd_enter(bool json, bool dry_run, uint64_t min_free_mib, bool force_network) {
     CheckOptions check_options;
     check_options.min_free_kib = min_free_mib * 1024;
+    check_options.force_session_interface = force_network;
     auto report = run_check(check_options);
     if (!report) return fail(report.error());
     const InitInfo* init = &report->init;
@@ -216,13 +221,15 @@ int cmd_enter(bool json, bool dry_run, uint64_t min_free_mib) {
         return fail(plain_error("refusing to enter, nothing was changed:" + reasons));
     }
     if (!in.from_rootfs) {
-        if (auto s = continue_enter_in_rootfs(report->system.emergency->rootfs_path); !s) return fail(s.error());
+        if (auto s = continue_enter_in_rootfs(report->system.emergency->rootfs_path, force_network); !s)
+            return fail(s.error());
         out("offroot enter continues inside the emergency environment; this session will be closed.\n"
             "Reconnect with: ssh -p 1022 root@<this host>, then: offroot status\n");
         return kExitOk;
     }
     EnterOptions options;
     options.min_free_kib = min_free_mib * 1024;
+    options.force_session_interface = force_network;
     if (auto s = enter_detached(options); !s) return fail(s.error());
     return kExitOk;
 }
@@ -304,9 +311,11 @@ std::vector<OptionSpec> options_of(const std::string& command) {
     std::vector<OptionSpec> known{{"help", 'h', false}, {"version", 0, false}, {"json", 0, false}};
     if (command == "check") {
         known.push_back({"min-free", 0, true});
+        known.push_back({"force-network", 0, false});
     } else if (command == "enter") {
         known.push_back({"dry-run", 'n', false});
         known.push_back({"min-free", 0, true});
+        known.push_back({"force-network", 0, false});
     } else if (command == "return") {
         known.push_back({"root", 0, true});
         known.push_back({"fsck", 0, false});
@@ -363,7 +372,7 @@ int main(int argc, char** argv) {
         if (auto s = start_sshd_watch(); !s) return fail(s.error());
         return kExitOk;
     }
-    if (command == "check") return cmd_check(json, min_free_mib);
-    if (command == "enter") return cmd_enter(json, opts->given("dry-run"), min_free_mib);
+    if (command == "check") return cmd_check(json, min_free_mib, opts->given("force-network"));
+    if (command == "enter") return cmd_enter(json, opts->given("dry-run"), min_free_mib, opts->given("force-network"));
     return cmd_return(json, opts->value_or("root", ""), opts->given("fsck"), opts->given("dry-run"));
 }

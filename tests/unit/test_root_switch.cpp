@@ -55,7 +55,7 @@ TEST_CASE("the pivot switch's plans: pivot_root and a linked stub instead of mov
         names.push_back(s.name);
         CHECK_FALSE(s.undo.empty());
     }
-    CHECK(names == std::vector<std::string>{"preflight", "snapshot-network", "bring-tools", "stop-services", "pivot-root-aside",
+    CHECK(names == std::vector<std::string>{"preflight", "snapshot-network", "hold-dhcp-leases", "bring-tools", "stop-services", "pivot-root-aside",
                                             "link-stub", "reexec-pid1", "unlink-stub", "kill-leftovers",
                                             "restore-network", "unmount", "verify-free"});
 
@@ -63,7 +63,7 @@ TEST_CASE("the pivot switch's plans: pivot_root and a linked stub instead of mov
     back.device = "/dev/vda";
     back.root_switch = RootSwitch::pivot;
     auto steps = plan_return(back);
-    REQUIRE(steps.size() == 6);
+    REQUIRE(steps.size() == 7);
     CHECK(steps[3].name == "pivot-into-root");
     CHECK(steps[4].action.find("already in the root") != std::string::npos);
 }

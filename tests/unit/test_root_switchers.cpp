@@ -62,7 +62,7 @@ TEST_CASE("the tmpfs switch's plans are the pivot switch's, on the emergency tmp
         names.push_back(s.name);
         names_the_tmpfs = names_the_tmpfs || s.action.find("the emergency tmpfs") != std::string::npos;
     }
-    CHECK(names == std::vector<std::string>{"preflight", "snapshot-network", "bring-tools", "stop-services", "pivot-root-aside",
+    CHECK(names == std::vector<std::string>{"preflight", "snapshot-network", "hold-dhcp-leases", "bring-tools", "stop-services", "pivot-root-aside",
                                             "link-stub", "reexec-pid1", "unlink-stub", "kill-leftovers",
                                             "restore-network", "unmount", "verify-free"});
     CHECK(names_the_tmpfs);
@@ -71,6 +71,6 @@ TEST_CASE("the tmpfs switch's plans are the pivot switch's, on the emergency tmp
     back.device = "/dev/vda1";
     back.root_switch = RootSwitch::tmpfs;
     auto steps = plan_return(back);
-    REQUIRE(steps.size() == 6);
+    REQUIRE(steps.size() == 7);
     CHECK(steps[3].name == "pivot-into-root");
 }

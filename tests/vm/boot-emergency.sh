@@ -11,8 +11,11 @@
 #   - dropbear-initramfs installed too: offroot's dropbear outlives its
 #     init-bottom;
 #   - the stock initramfs of the same guest, for the boot-time ratio.
+# GENERATOR dracut (a vm_dracut_image guest): the same, the root switch is
+# tmpfs, and dropbear-initramfs (initramfs-tools only) is left out.
 #
-#   tests/vm/boot-emergency.sh DEB [SUITE [INIT]]    (default: bookworm systemd)
+#   tests/vm/boot-emergency.sh DEB [SUITE [INIT [GENERATOR]]]
+#   (default: bookworm systemd, GENERATOR $OFFROOT_VM_GENERATOR or initramfs-tools)
 # Every failure is a counted check or an explicit exit: no set -e.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -22,7 +25,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 deb=${1:?usage: boot-emergency.sh DEB [SUITE [INIT]]}
 suite=${2:-bookworm}
 init=${3:-systemd}
+generator=${4:-${OFFROOT_VM_GENERATOR:-initramfs-tools}}
 name="boot-$suite-$init"
+generator_label=""
+if [ "$generator" != initramfs-tools ]; then
+    name="$name-$generator"
+    generator_label=" ($generator)"
+fi
 boot_timeout=${OFFROOT_VM_BOOT_TIMEOUT:-300}
 
 # RAM that rootfs may keep after boot: one budget for every suite, 6 MiB
@@ -35,15 +44,16 @@ ram_target_mib=6
 ram_budget_kib=6144
 
 . "$here/checks.sh"
-summary() { checks_summary "boot-emergency $suite/$init"; }
+summary() { checks_summary "boot-emergency $suite/$init${generator_label}"; }
 vm_setup_traps
 trap 'vm_cleanup; summary' EXIT
 
 [ "$(id -u)" = 0 ] || { fail "must run as root (loop devices, chroot)"; exit 1; }
 [ -f "$deb" ] || { fail "no package $deb: build it first (tools/dev.sh test does)"; exit 1; }
 
-img=$(vm_base_image "$suite" "$init") || { fail "base image $suite/$init"; exit 1; }
+img=$(vm_generator_image "$suite" "$init" "$generator") || { fail "$generator image $suite/$init"; exit 1; }
 key=$(vm_key)
+rebuild=$(vm_initramfs_rebuild "$generator") || exit 1
 
 # ssh to 1022 with options of our own: a given key (or none) and the
 # known_hosts of this VM.
@@ -70,8 +80,8 @@ fi
 vm_poweroff "$name" 22 || fail "stock guest powered off"
 
 # --- the package, a key, the initramfs rebuilt ------------------------------
-offroot_guest "$name" "$suite" "$init" "$deb" || { fail "an armed $suite/$init guest with $deb"; exit 1; }
-pass "the package installs in the $suite/$init guest and update-initramfs with a key arms it"
+offroot_guest "$name" "$suite" "$init" "$deb" "$img" "$generator" || { fail "an armed $suite/$init guest with $deb"; exit 1; }
+pass "the package installs in the $suite/$init guest and $rebuild with a key arms it"
 fingerprint=$(vm_image_run "$name" "dropbearkey -y -f /etc/offroot/dropbear_ed25519_host_key" | sed -n 's/^Fingerprint: //p')
 
 vm_boot "$name" || { fail "vm_boot (armed)"; exit 1; }
@@ -125,10 +135,12 @@ check "the emergency dropbear, killed, is started again by its watcher" dropbear
 sed 's/^/    /' "$(vm_dir "$name")/check.out"
 
 # The root switch follows the kernel: pivot where it mounts rootfs on nullfs
-# (7.x says so at boot), move elsewhere.
+# (7.x says so at boot), move elsewhere; dracut's is always tmpfs (its
+# switch_root deletes rootfs).
 on_nullfs() { vm_ssh "$name" 22 dmesg | grep -q 'rootfs on nullfs'; }
 expected_switch=move
 on_nullfs && expected_switch=pivot
+[ "$generator" = dracut ] && expected_switch=tmpfs
 check "offroot status: root switch $expected_switch, as this kernel's rootfs asks" \
     grep -q "^root switch: $expected_switch" <<< "$status"
 vm_poweroff "$name" 22 || fail "armed guest powered off"
@@ -157,9 +169,9 @@ check "offroot=off: the boot said so" grep -q 'offroot: disabled by offroot=off'
 vm_poweroff "$name" 22 || fail "offroot=off guest powered off"
 
 # --- no keys when the initramfs was built: stock boot, says why -------------
-vm_image_run "$name" "rm /etc/offroot/authorized_keys && update-initramfs -u 2>&1" > "$(vm_dir "$name")/disarm.log" 2>&1 \
+vm_image_run "$name" "rm /etc/offroot/authorized_keys && $rebuild 2>&1" > "$(vm_dir "$name")/disarm.log" 2>&1 \
     || fail "removing the keys and rebuilding the initramfs"
-check "without keys, update-initramfs says offroot is not armed" \
+check "without keys, $rebuild says offroot is not armed" \
     grep -q 'offroot: not armed: no key in /etc/offroot/authorized_keys' "$(vm_dir "$name")/disarm.log"
 vm_boot "$name" || { fail "vm_boot without keys"; exit 1; }
 check "without keys: sshd on 22" vm_wait_ssh "$name" 22 "$boot_timeout"
@@ -167,7 +179,8 @@ check_not "without keys: nothing on 1022" ssh_1022 "$key"
 check "without keys: the boot said why" grep -q 'offroot: not armed in this image: no key in' "$(vm_dir "$name")/serial.log"
 vm_poweroff "$name" 22 || fail "keyless guest powered off"
 
-# --- dropbear-initramfs beside offroot -------------------------------------
+# --- dropbear-initramfs beside offroot (initramfs-tools only: it depends on it)
+if [ "$generator" = initramfs-tools ]; then
 vm_image_run "$name" "set -e
     cat '/tmp/id_ed25519.pub' > /etc/offroot/authorized_keys
     apt-get update -q >/dev/null
@@ -182,13 +195,22 @@ check "with dropbear-initramfs: offroot's 1022 outlived its init-bottom" vm_wait
 check "with dropbear-initramfs: the 1022 session is offroot's emergency environment" \
     status_says 1022 '^offroot status: NORMAL'
 vm_poweroff "$name" 22 || fail "guest with dropbear-initramfs powered off"
+fi
 
 # --- purged: the stock boot again ------------------------------------------
 vm_image_run "$name" "DEBIAN_FRONTEND=noninteractive apt-get purge -y -q offroot 2>&1" > "$(vm_dir "$name")/purge.log" 2>&1 \
     || { tail -n 20 "$(vm_dir "$name")/purge.log"; fail "purging offroot"; }
-check "purge rebuilt the initramfs" grep -q 'update-initramfs: Generating' "$(vm_dir "$name")/purge.log"
-check_not "purged: nothing of offroot is left in the initramfs" \
-    sh -c "lsinitramfs '$(vm_dir "$name")/initrd.img' | grep -q offroot"
+# initramfs-tools says "update-initramfs: Generating", Debian's dracut
+# "dracut: Generating".
+check "purge rebuilt the initramfs" grep -qE '(update-initramfs|dracut): Generating' "$(vm_dir "$name")/purge.log"
+if [ "$generator" = dracut ]; then
+    # lsinitrd, in the guest's tree (this machine has initramfs-tools).
+    image_has_offroot() { vm_image_run "$name" 'lsinitrd /boot/initrd.img-*' | grep -q offroot; }
+    check_not "purged: nothing of offroot is left in the initramfs" image_has_offroot
+else
+    check_not "purged: nothing of offroot is left in the initramfs" \
+        sh -c "lsinitramfs '$(vm_dir "$name")/initrd.img' | grep -q offroot"
+fi
 vm_boot "$name" || { fail "vm_boot after purge"; exit 1; }
 check "purged: sshd on 22" vm_wait_ssh "$name" 22 "$boot_timeout"
 check_not "purged: nothing on 1022" ssh_1022 "$key"

@@ -4,7 +4,9 @@
 # resize2fs shrink of the unmounted root, `offroot return`; the data, the
 # services, sshd, the address and the 1022 session all survive. Twice.
 #
-#   tests/vm/cycle.sh DEB [SUITE [INIT]]    (default: bookworm systemd)
+#   tests/vm/cycle.sh DEB [SUITE [INIT [GENERATOR]]]
+#   (default: bookworm systemd; GENERATOR $OFFROOT_VM_GENERATOR or
+#   initramfs-tools, or dracut: a vm_dracut_image guest, the tmpfs switch)
 # Every failure is a counted check or an explicit exit: no set -e.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -14,18 +16,25 @@ here=$(cd "$(dirname "$0")" && pwd)
 deb=${1:?usage: cycle.sh DEB [SUITE [INIT]]}
 suite=${2:-bookworm}
 init=${3:-systemd}
+generator=${4:-${OFFROOT_VM_GENERATOR:-initramfs-tools}}
 name="cycle-$suite-$init"
+generator_label=""
+if [ "$generator" != initramfs-tools ]; then
+    name="$name-$generator"
+    generator_label=" ($generator)"
+fi
 boot_timeout=${OFFROOT_VM_BOOT_TIMEOUT:-300}
 
 . "$here/checks.sh"
-summary() { checks_summary "cycle $suite/$init"; }
+summary() { checks_summary "cycle $suite/$init${generator_label}"; }
 vm_setup_traps
 trap 'vm_cleanup; summary' EXIT
 
 [ "$(id -u)" = 0 ] || { fail "must run as root"; exit 1; }
 [ -f "$deb" ] || { fail "no package $deb"; exit 1; }
 
-offroot_guest "$name" "$suite" "$init" "$deb" || { fail "an armed $suite/$init guest"; exit 1; }
+img=$(vm_generator_image "$suite" "$init" "$generator") || { fail "$generator image $suite/$init"; exit 1; }
+offroot_guest "$name" "$suite" "$init" "$deb" "$img" "$generator" || { fail "an armed $suite/$init guest"; exit 1; }
 dir=$(vm_dir "$name")
 
 # A service that keeps a file open for writing and says so when it is

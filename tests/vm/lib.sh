@@ -203,6 +203,51 @@ vm_layout_image() {
     printf '%s\n' "$img"
 }
 
+# vm_dracut_image SUITE INIT — prints the path of a cached guest image whose initramfs is
+# dracut's (dracut-image.sh: the base image with dracut installed, initramfs-tools gone;
+# systemd initrd on systemd guests, dracut's shell init on sysvinit ones); builds it when the
+# key (suite, init, the base image, dracut-image.sh, its packages, mirror) has none. Named
+# *.raw, so that neither the base images' clean-up (*.ext4) nor the layouts' (*.disk) takes it.
+vm_dracut_image() {
+    local suite=${1:-} init=${2:-} builder="$_VM_LIB_DIR/dracut-image.sh" base pkgs hash dir img
+    [ $# -eq 2 ] || { _vm_err "usage: vm_dracut_image SUITE INIT"; return 1; }
+    [ -x "$builder" ] || { _vm_err "$builder missing or not executable"; return 1; }
+    pkgs=$("$builder" --packages "$suite" "$init") || return 1
+    base=$(vm_base_image "$suite" "$init") || return 1
+    hash=$( { printf 'suite=%s\ninit=%s\ngenerator=dracut\nbase=%s\n' "$suite" "$init" "$(basename "$base")";
+              printf '%s\n' "$pkgs"; cat "$builder";
+              printf 'mirror=%s\n' "${OFFROOT_VM_MIRROR:-$(debian_mirror)}"; } | sha256sum | cut -c1-16) \
+        || { _vm_err "cannot compute the dracut image cache key"; return 1; }
+    dir="$OFFROOT_VM_CACHE/images"
+    img="$dir/$suite-$init-dracut-$hash.raw"
+    if [ ! -s "$img" ]; then
+        _vm_cached_build "dracut image $suite/$init" "$img" "$suite-$init-dracut" \
+            "$builder" --build "$suite" "$init" || return 1
+    fi
+    printf '%s\n' "$img"
+}
+
+# vm_generator_image SUITE INIT GENERATOR — the guest image of SUITE/INIT whose initramfs
+# GENERATOR builds: initramfs-tools (vm_base_image, the default of every test) or dracut
+# (vm_dracut_image).
+vm_generator_image() {
+    case "${3:-initramfs-tools}" in
+    initramfs-tools) vm_base_image "$1" "$2" ;;
+    dracut) vm_dracut_image "$1" "$2" ;;
+    *) _vm_err "unknown generator '${3:-}' (use initramfs-tools or dracut)"; return 1 ;;
+    esac
+}
+
+# vm_initramfs_rebuild GENERATOR — the command that rebuilds the guest's initramfs after a
+# change of /etc/offroot, as an admin runs it (in the chroot of vm_image_run or in the guest).
+vm_initramfs_rebuild() {
+    case "${1:-initramfs-tools}" in
+    initramfs-tools) echo "update-initramfs -u" ;;
+    dracut) echo "dracut -f --regenerate-all" ;;
+    *) _vm_err "unknown generator '${1:-}' (use initramfs-tools or dracut)"; return 1 ;;
+    esac
+}
+
 # ---------------------------------------------------------------------------------------
 # Per-test copies
 

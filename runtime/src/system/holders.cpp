@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <set>
 
@@ -15,6 +16,7 @@
 #include "kernel/loop_devices.hpp"
 #include "kernel/meminfo.hpp"
 #include "kernel/mountinfo.hpp"
+#include "kernel/network.hpp"
 #include "kernel/processes.hpp"
 #include "kernel/swaps.hpp"
 #include "kernel/unix_sockets.hpp"
@@ -47,6 +49,29 @@ bool is_network_or_fuse(const std::string& fs_type) {
 ProcessRef ref(const Process& p) { return ProcessRef{p.stat.pid, p.stat.comm}; }
 
 std::string kib_text(uint64_t kib) { return std::to_string((kib + 1023) / 1024) + " MiB"; }
+
+// The admin's session must arrive over an interface that outlives enter:
+// one a daemon on the disk makes (a VPN) goes with it.
+void session_interface_check(const CheckOptions& options, CheckReport& r) {
+    const std::string peer = ssh_connection_peer(std::getenv("SSH_CONNECTION"));
+    if (peer.empty()) return;
+    auto path = path_to(peer);
+    if (!path) {
+        r.notes.push_back("the route to the admin's address " + peer + " was not checked: " + path.error().message());
+        return;
+    }
+    auto why = vanishing_interface_reason(*path);
+    if (!why) return;
+    const std::string text = "the admin's session (from " + peer + ") arrives over " + path->interface + ", " + *why +
+                             ": enter would cut it";
+    if (options.force_session_interface) {
+        r.notes.push_back(text + " (forced: going ahead)");
+    } else {
+        r.blockers.push_back(text + "; connect over an interface of the provider's network instead (ssh -p 1022 to "
+                             "the host's public address), or force it (--force-network) if this interface survives "
+                             "the services stopping");
+    }
+}
 
 // The tools for this host's disks and offroot.conf's TOOLS, found in the
 // real root: what enter will bring into RAM, and what it will lack.
@@ -253,6 +278,7 @@ Result<CheckReport> run_check(const CheckOptions& options) {
             r.blockers.push_back("no authorized keys in the emergency environment: add a key to "
                                  "/etc/offroot/authorized_keys, run update-initramfs -u and reboot");
     }
+    session_interface_check(options, r);
     if (r.available_kib < r.needed_kib)
         r.blockers.push_back("not enough RAM: " + kib_text(r.available_kib) + " available, " + kib_text(r.needed_kib) +
                              " needed (" + kib_text(options.min_free_kib) + " to work" +

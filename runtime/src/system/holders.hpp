@@ -20,6 +20,9 @@ struct CheckOptions {
     // RAM that must stay free in DETACHED state for the work on the disk
     // (e2fsck of a large filesystem wants a lot).
     uint64_t min_free_kib = 64 * 1024;
+    // Go ahead although the admin's session arrives over a VPN interface
+    // (WireGuard, tun/tap) that enter would take down.
+    bool force_session_interface = false;
 };
 
 struct ProcessRef {

@@ -16,7 +16,15 @@ std::vector<Step> plan_enter(const EnterInputs& in) {
                          "/root, detached from this session; reconnect with ssh -p 1022",
                      "nothing changed yet"});
     s.push_back({"preflight", "offroot check: refuse with the reasons if anything is a blocker", "changes nothing"});
-    s.push_back({"snapshot-network", "record addresses, routes and resolv.conf in RAM", "changes nothing"});
+    s.push_back({"snapshot-network",
+                 "record in RAM, over rtnetlink, the links, IPv4 and IPv6 addresses with their lifetimes, the routes of "
+                 "every table, the policy rules, the forwarding and accept_ra sysctls; and resolv.conf",
+                 "changes nothing"});
+    s.push_back({"hold-dhcp-leases",
+                 "SIGKILL dhclient and dhcpcd (those NetworkManager runs die with it): no stop logic runs, no DHCPRELEASE "
+                 "is sent, "
+                 "the leased addresses stay",
+                 "start them again with their own command lines"});
     s.push_back({"bring-tools",
                  "copy into RAM, with their own C library and loader, the tools for the disks of this host: e2fsprogs, "
                  "and lvm2, cryptsetup, mdadm, xfsprogs, btrfs-progs where used, and TOOLS of offroot.conf; check each runs",
@@ -43,8 +51,12 @@ std::vector<Step> plan_enter(const EnterInputs& in) {
                  "SIGTERM what still runs from the disk, wait up to 10 s, SIGKILL; never the emergency environment "
                  "or kernel threads",
                  "services are started again on return"});
-    s.push_back({"restore-network", "re-add addresses and routes that went away with their daemons",
-                 "none needed"});
+    s.push_back({"restore-network",
+                 "systemd-networkd and NetworkManager got SIGKILL above (no release, no flush); re-add the up state of links, "
+                 "sysctls, addresses, routes and rules that went away; make every lifetime infinite (no lease "
+                 "runs out while DETACHED); then verify the default routes and the route to the address of the admin "
+                 "(SSH_CONNECTION), and undo enter if one is missing",
+                 "give the lifetimes back (at least 300 s), then the undo of replace-pid1"});
     for (const auto& sw : in.swaps) s.push_back({"swapoff", "swapoff " + sw, "swapon " + sw});
     for (const auto& l : in.loop_devices) s.push_back({"detach-loop", "losetup -d " + l, "losetup again"});
     for (const auto& m : in.unmount_order)
@@ -69,6 +81,11 @@ std::vector<Step> plan_return(const ReturnInputs& in) {
     const std::string init_kind =
         in.init.kind == InitSystem::unknown ? std::string() : " (" + to_string(in.init.kind) + ")";
     for (auto& step : switcher_for(in.root_switch).return_steps(init_kind)) s.push_back(std::move(step));
+    s.push_back({"thaw-network",
+                 "once the real init runs: the addresses and routes enter made permanent get the lifetimes they had "
+                 "(at least 300 s; those of dhclient stay infinite until its first RENEW sets the lease time), for the "
+                 "DHCP clients of the init to renew",
+                 "none"});
     s.push_back({"wait-for-sshd", "wait until sshd answers on port 22", "none"});
     return s;
 }

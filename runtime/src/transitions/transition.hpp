@@ -42,6 +42,7 @@ Result<DetachRecord> read_detach_record();
 struct EnterOptions {
     uint64_t min_free_kib = 64 * 1024;
     int kill_grace_seconds = 10;
+    bool force_session_interface = false;  // CheckOptions'
 };
 
 struct ReturnOptions {
@@ -59,6 +60,7 @@ Status return_to_root(const ReturnOptions& options);
 
 // From a normal session: start `offroot enter` inside rootfs, detached from
 // this session (which is about to end), and return.
-Status continue_enter_in_rootfs(const std::string& rootfs_path);
+// `force_session_interface` passes --force-network on.
+Status continue_enter_in_rootfs(const std::string& rootfs_path, bool force_session_interface = false);
 
 }  // namespace offroot

@@ -26,6 +26,7 @@
 #include "kernel/mount.hpp"
 #include "kernel/mountinfo.hpp"
 #include "kernel/network.hpp"
+#include "transitions/network_steps.hpp"
 #include "kernel/processes.hpp"
 #include "switches/root_switch.hpp"
 #include "system/services.hpp"
@@ -170,6 +171,7 @@ Status enter_detached(const EnterOptions& options) {
     // --- preflight: changes nothing, refuses with the reasons.
     CheckOptions check_options;
     check_options.min_free_kib = options.min_free_kib;
+    check_options.force_session_interface = options.force_session_interface;
     auto report = run_check(check_options);
     if (!report) return report.error().context("preflight");
     if (!report->go()) {
@@ -201,9 +203,8 @@ Status enter_detached(const EnterOptions& options) {
 
     // --- the network, as the kernel has it now.
     TimedStep net_step("snapshot-network");
-    auto network = snapshot_network();
-    if (!network) return network.error().context("recording the network");
-    if (auto s = write_file(kNetworkRecord, serialize(*network), O_CREAT | O_TRUNC, 0600); !s) return s;
+    auto network = snapshot_network_step(kNetworkRecord);
+    if (!network) return network.error();
     // Name resolution for the tools of the 1022 session once resolved and
     // the real /etc are gone: the upstream servers, not resolved's stub.
     for (const char* source : {"/run/systemd/resolve/resolv.conf", "/etc/resolv.conf"}) {
@@ -214,6 +215,11 @@ Status enter_detached(const EnterOptions& options) {
         break;
     }
     net_step.done();
+
+    // --- the DHCP clients, before any stop logic can release their leases.
+    TimedStep dhcp_step("hold-dhcp-leases");
+    if (auto s = hold_dhcp_leases_step(*network, kNetworkRecord, real_root.root(), undo); !s) return s;
+    dhcp_step.done();
 
     // --- the admin's tools into RAM, while the root is there to copy from.
     TimedStep tools_step("bring-tools");
@@ -290,6 +296,7 @@ Status enter_detached(const EnterOptions& options) {
         spared = (*env)->processes;
     }
     auto victims = select_processes_to_stop(*processes, spared, ::getpid());
+    if (auto s = kill_network_daemons(*processes, victims); !s) return s;
     for (pid_t pid : victims) ::kill(pid, SIGTERM);
     const double kill_deadline = monotonic_seconds() + options.kill_grace_seconds;
     auto remaining = [&]() {
@@ -320,12 +327,10 @@ Status enter_detached(const EnterOptions& options) {
     kill_step.done();
 
     TimedStep restore_step("restore-network");
-    auto restored = restore_network(*network);
-    if (!restored) {
-        log_error("restoring the network: " + restored.error().message());
-    } else {
-        for (const auto& r : *restored) log_info("enter: restored " + r);
-    }
+    // A network that did not come back undoes enter: the admin would be
+    // left with a detached host out of reach.
+    if (auto s = restore_network_step(*network, admin_peer(), undo); !s)
+        return s.error().context("the network is not as it was before enter, undoing enter");
     restore_step.done();
 
     // --- swap and loop devices on the disk, then every mount, children first.
@@ -365,7 +370,11 @@ Status enter_detached(const EnterOptions& options) {
     return {};
 }
 
-Status continue_enter_in_rootfs(const std::string& rootfs_path) {
+Status continue_enter_in_rootfs(const std::string& rootfs_path, bool force_session_interface) {
+    // enter checks the route back to the admin's address; built before
+    // fork, which leaves the child nothing to allocate.
+    const char* connection = std::getenv("SSH_CONNECTION");
+    std::string ssh = std::string("SSH_CONNECTION=") + (connection ? connection : "");
     pid_t child = ::fork();
     if (child < 0) return sys_error("fork()");
     if (child == 0) {
@@ -384,9 +393,10 @@ Status continue_enter_in_rootfs(const std::string& rootfs_path) {
         for (int fd = 0; null >= 0 && fd < 3; ++fd) ::dup2(null, fd);
         char self[] = "/usr/sbin/offroot";
         char enter[] = "enter";
-        char* argv[] = {self, enter, nullptr};
+        char force[] = "--force-network";
+        char* argv[] = {self, enter, force_session_interface ? force : nullptr, nullptr};
         char path[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
-        char* envp[] = {path, nullptr};
+        char* envp[] = {path, ssh.data(), nullptr};
         ::execve(self, argv, envp);
         ::_exit(127);
     }

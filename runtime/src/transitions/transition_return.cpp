@@ -24,6 +24,7 @@
 #include "kernel/mount.hpp"
 #include "switches/root_switch.hpp"
 #include "base/subprocess.hpp"
+#include "transitions/network_steps.hpp"
 #include "transitions/transition.hpp"
 #include "base/undo.hpp"
 
@@ -187,6 +188,10 @@ Status return_to_root(const ReturnOptions& options) {
     ::unlink(kDetachRecord);
     // The tools brought in at enter go: their RAM is the system's again.
     if (auto s = remove_tools(); !s) log_warning("removing the tools enter brought into RAM: " + s.error().message());
+    // The init's own network configuration is in charge from here: the
+    // lifetimes enter made infinite run again, for its clients to renew.
+    thaw_network_step(kNetworkRecord);
+    ::unlink(kNetworkRecord);
     log_info("return: PID 1 is the real init again, " + std::to_string(monotonic_seconds() - t0).substr(0, 4) +
              " s after offroot return");
 

@@ -1,0 +1,69 @@
+// The programs that hold DHCP leases and router advertisements for the
+// kernel, and how enter stops each without losing what it holds.
+//
+// What each does when it is stopped (tests/ns/network-dhcp.sh measures the
+// first two against a real dnsmasq):
+// - dhclient (isc-dhcp-client 4.4.3, ifupdown's default): SIGTERM exits
+//   without a DHCPRELEASE and without running its script: the address
+//   stays with the lease's lifetime (dhclient-script sets valid_lft) and
+//   runs out, nobody renewing it. `ifdown` runs `dhclient -r`: a DHCPRELEASE
+//   and the address flushed (script reason RELEASE).
+// - dhcpcd (9.4, dhcpcd-base): SIGTERM removes the addresses it set, without
+//   a DHCPRELEASE (unless configured with `release`); `ifdown` runs
+//   `dhcpcd -k`: a DHCPRELEASE.
+// - systemd-networkd: on stop it drops its DHCP addresses and sends a
+//   DHCPRELEASE (SendRelease=yes, KeepConfiguration=no by default;
+//   KeepConfiguration=dhcp-on-stop would keep them).
+// - NetworkManager leaves the interfaces configured when it quits, but with
+//   the lease's lifetimes, which then run out.
+// SIGKILL runs none of that. ifdown does not run during enter: isolate keeps
+// networking.service (the detached target wants it) and ifup@.service is
+// IgnoreOnIsolate=yes; sysvinit's networking script is never stopped. PID 1
+// restarts nothing once it is the stub; before that a unit may stop a
+// dhclient or dhcpcd (dhcpcd.service, an rc script): those are killed
+// before the services stop. networkd and NetworkManager stay (the target
+// wants them) until enter kills what is left, and get SIGKILL there. The
+// addresses' lifetimes are made infinite afterwards (kernel/network.hpp).
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+#include "kernel/processes.hpp"
+
+namespace offroot {
+
+enum class DhcpClientKind { dhclient, dhcpcd, networkd, network_manager };
+std::string to_string(DhcpClientKind kind);
+
+struct DhcpClient {
+    DhcpClientKind kind;
+    pid_t pid = 0;
+    pid_t ppid = 0;
+    std::vector<std::string> argv;
+};
+
+// Recognised by the executable's name (comm as a fallback: exe is unreadable
+// for processes of other namespaces).
+std::vector<DhcpClient> find_dhcp_clients(const std::vector<Process>& processes);
+
+// The dhclient and dhcpcd processes that no NetworkManager runs: what
+// enter kills before the services stop.
+std::vector<DhcpClient> standalone_clients(const std::vector<DhcpClient>& clients);
+
+// The words of the clients' command lines that name one of `interfaces`
+// (dhclient ... ens3): the interfaces whose addresses a dhclient holds.
+std::vector<std::string> dhclient_interfaces(const std::vector<DhcpClient>& clients,
+                                             const std::vector<std::string>& interfaces);
+
+// SIGKILL, then waits (up to 5 s) until each is gone. Names what survived.
+Status kill_clients(const std::vector<DhcpClient>& clients);
+
+// The undo: each client started again with its own command line, inside
+// `real_root`; they daemonize.
+Status restart_clients(const std::vector<DhcpClient>& clients, const std::string& real_root);
+
+}  // namespace offroot
