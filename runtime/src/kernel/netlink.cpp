@@ -182,13 +182,8 @@ Result<std::vector<NlMessage>> RtNetlink::dump(uint16_t type, uint8_t family, si
         bool interrupted = false;
         std::string buffer(kReceiveBuffer, '\0');
         for (;;) {
-            ssize_t n = ::recv(fd_.get(), buffer.data(), buffer.size(), 0);
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                return sys_error("recv(netlink, " + what + ")");
-            }
-            auto messages = decode_messages(std::string_view(buffer.data(), static_cast<size_t>(n)), header_size);
-            if (!messages) return messages.error().context(error_what(what));
+            auto messages = receive(buffer, header_size, what);
+            if (!messages) return messages.error();
             bool done = false;
             for (auto& m : *messages) {
                 if (m.flags & NLM_F_DUMP_INTR) interrupted = true;
@@ -214,6 +209,19 @@ Result<std::vector<NlMessage>> RtNetlink::dump(uint16_t type, uint8_t family, si
     return plain_error(error_what(what) + ": the dump was interrupted by changes five times in a row", "run it again");
 }
 
+Result<std::vector<NlMessage>> RtNetlink::receive(std::string& buffer, size_t header_size, const std::string& what) {
+    for (;;) {
+        ssize_t n = ::recv(fd_.get(), buffer.data(), buffer.size(), 0);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return sys_error("recv(netlink, " + what + ")");
+        }
+        auto messages = decode_messages(std::string_view(buffer.data(), static_cast<size_t>(n)), header_size);
+        if (!messages) return messages.error().context(error_what(what));
+        return messages;
+    }
+}
+
 Status RtNetlink::request(const NlMessage& message, const std::string& what) {
     NlMessage m = message;
     m.flags |= NLM_F_REQUEST | NLM_F_ACK;
@@ -221,13 +229,8 @@ Status RtNetlink::request(const NlMessage& message, const std::string& what) {
     if (auto s = send(m, seq, what); !s) return s;
     std::string buffer(kReceiveBuffer, '\0');
     for (;;) {
-        ssize_t n = ::recv(fd_.get(), buffer.data(), buffer.size(), 0);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return sys_error("recv(netlink, " + what + ")");
-        }
-        auto messages = decode_messages(std::string_view(buffer.data(), static_cast<size_t>(n)), 0);
-        if (!messages) return messages.error().context(error_what(what));
+        auto messages = receive(buffer, 0, what);
+        if (!messages) return messages.error();
         for (const auto& r : *messages) {
             if (r.type != NLMSG_ERROR) continue;
             int err = error_of(r);
@@ -244,13 +247,8 @@ Result<NlMessage> RtNetlink::query(const NlMessage& message, size_t header_size,
     if (auto s = send(m, seq, what); !s) return s.error();
     std::string buffer(kReceiveBuffer, '\0');
     for (;;) {
-        ssize_t n = ::recv(fd_.get(), buffer.data(), buffer.size(), 0);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return sys_error("recv(netlink, " + what + ")");
-        }
-        auto messages = decode_messages(std::string_view(buffer.data(), static_cast<size_t>(n)), header_size);
-        if (!messages) return messages.error().context(error_what(what));
+        auto messages = receive(buffer, header_size, what);
+        if (!messages) return messages.error();
         for (auto& r : *messages) {
             if (r.type == NLMSG_ERROR) {
                 int err = error_of(r);

@@ -83,6 +83,8 @@ public:
 private:
     explicit RtNetlink(UniqueFd fd) : fd_(std::move(fd)) {}
     Status send(const NlMessage& message, uint32_t seq, const std::string& what);
+    // The messages of the next datagram the kernel sends us.
+    Result<std::vector<NlMessage>> receive(std::string& buffer, size_t header_size, const std::string& what);
     UniqueFd fd_;
     uint32_t seq_ = 1;
 };
