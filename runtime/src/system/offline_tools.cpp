@@ -210,14 +210,13 @@ Result<ToolPlan> plan_tools(const std::string& real_root, const std::string& env
     if (!root_fd) return root_fd.error().context("the real root");
     const std::string tools(kToolsDir);
     std::map<std::pair<dev_t, ino_t>, std::string> exe_of;  // one copy a program, however many names
-    std::set<std::string> planned_dests;
     std::string loader_source;
 
-    // Plans a file into lib/ (libraries, the loader) or exe/; "" if a
-    // different file of that name is planned already.
-    // The same file by two paths (/lib64/ld-linux-x86-64.so.2, which libc
-    // names from /lib/x86_64-linux-gnu) is one copy.
-    std::map<std::string, std::pair<dev_t, ino_t>> identity_of;
+    // Plans a file into lib/ (libraries, the loader) or exe/; false if a
+    // different file of that name is planned already. The same file by two
+    // paths (/lib64/ld-linux-x86-64.so.2, which libc names from
+    // /lib/x86_64-linux-gnu) is one copy.
+    std::map<std::string, std::pair<dev_t, ino_t>> identity_of;  // dest -> the file planned there
     auto plan_file = [&](const std::string& source, const std::string& dest) -> Result<bool> {
         auto fd = open_in_root(root_fd->get(), source, O_RDONLY);
         if (!fd) return fd.error();
@@ -226,7 +225,6 @@ Result<ToolPlan> plan_tools(const std::string& real_root, const std::string& env
         const auto identity = std::make_pair(st.st_dev, st.st_ino);
         if (auto seen = identity_of.find(dest); seen != identity_of.end()) return seen->second == identity;
         plan.files.push_back(ToolFile{source, dest, static_cast<uint64_t>(st.st_size)});
-        planned_dests.insert(dest);
         identity_of.emplace(dest, identity);
         return true;
     };
@@ -302,7 +300,7 @@ Result<ToolPlan> plan_tools(const std::string& real_root, const std::string& env
             continue;
         }
         c.exe = name;
-        while (planned_dests.count(tools + "/exe/" + c.exe)) c.exe += "_";
+        while (identity_of.count(tools + "/exe/" + c.exe)) c.exe += "_";
         if (needs->script) {
             const std::string interp = base_name(needs->interpreter);
             if (needs->interpreter == "/bin/sh" || interp == "sh" || interp == "dash") {
