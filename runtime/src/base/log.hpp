@@ -23,4 +23,9 @@ inline void log_info(const std::string& m) { log(LogLevel::info, m); }
 inline void log_warning(const std::string& m) { log(LogLevel::warning, m); }
 inline void log_error(const std::string& m) { log(LogLevel::error, m); }
 
+// The same line, for PID 1's loop and for failure paths that must work
+// when memory is gone: formatted into a buffer on the stack (a message
+// longer than ~400 bytes is cut), no allocation, no exception.
+void log_fixed(LogLevel level, const char* message) noexcept;
+
 }  // namespace offroot
