@@ -36,5 +36,7 @@ chmod 0755 "$OFFROOT_ENV_DIR$OFFROOT_LIB/dracut-host-start"
 {
     echo "PORT=$PORT"
     echo "MODE=$mode"
+    echo "SESSION_TMP_SIZE=$SESSION_TMP_SIZE"
+    echo "SESSION_HOME_SIZE=$SESSION_HOME_SIZE"
 } > "$initdir/etc/offroot/armed"
 rm -f "$initdir/etc/offroot/not-armed"

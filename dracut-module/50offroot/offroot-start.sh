@@ -11,8 +11,10 @@
 
 ENV_DIR=/run/offroot/rootfs
 STAGED=/usr/lib/offroot/env
-# The sessions' writable space (root's home, /tmp) is in this tmpfs too:
-# the cap keeps a copy into it from taking the host's memory.
+# The environment's own cap. The sessions' writable space (root's home,
+# /tmp) has tmpfs mounts of its own inside it, capped apart
+# (SESSION_TMP_SIZE, SESSION_HOME_SIZE: offroot_mount_session_space), so
+# that a copy into /tmp cannot take the room enter needs for the tools.
 ENV_SIZE=64m
 HOST_UNIT=offroot-emergency.service
 

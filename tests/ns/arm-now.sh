@@ -43,6 +43,8 @@ etc=$work/etc
 mkdir -p "$etc"
 cp "$src/etc/offroot.conf" "$etc/"
 sed -i 's/^PORT=.*/PORT=1022/' "$etc/offroot.conf"
+# Small caps, quick to fill.
+sed -i 's/^SESSION_TMP_SIZE=.*/SESSION_TMP_SIZE=8m/; s/^SESSION_HOME_SIZE=.*/SESSION_HOME_SIZE=2m/' "$etc/offroot.conf"
 dropbearkey -t ed25519 -f "$etc/dropbear_ed25519_host_key" >/dev/null 2>&1
 ssh-keygen -q -t ed25519 -N '' -f "$work/admin_key"
 export OFFROOT_ETC=$etc OFFROOT_SHARE=$src/hooks OFFROOT_SOURCE_SBIN=$bin OFFROOT_SOURCE_LIB=$bin
@@ -61,6 +63,13 @@ rc=0; offroot return /dev/vdb >/dev/null 2>&1 || rc=$?
 check "offroot return DEVICE without --root: usage error (2)" test "$rc" = 2
 rc=0; offroot arm now >/dev/null 2>&1 || rc=$?
 check "a stray word after a command: usage error (2)" test "$rc" = 2
+
+# A size that is not one (0 would mean no limit to tmpfs): refused.
+cp "$etc/offroot.conf" "$work/offroot.conf.good"
+sed -i 's/^SESSION_TMP_SIZE=.*/SESSION_TMP_SIZE=0/' "$etc/offroot.conf"
+out=$(offroot arm 2>&1) && fail "arm with SESSION_TMP_SIZE=0 succeeded: $out"
+check "arm with SESSION_TMP_SIZE=0 names it" sh -c "echo \"\$1\" | grep -q 'SESSION_TMP_SIZE=0 in .* is not a size'" _ "$out"
+cp "$work/offroot.conf.good" "$etc/offroot.conf"
 
 # No key: refused with the reason, nothing mounted.
 : > "$etc/authorized_keys"
@@ -98,6 +107,32 @@ check "a password is refused" sh -c \
     "! ssh -n -p 1022 -o BatchMode=yes -o PubkeyAuthentication=no -o StrictHostKeyChecking=no \
        -o UserKnownHostsFile=/dev/null -o ConnectTimeout=5 root@127.0.0.1 true"
 
+# The sessions' writable space: /tmp and home are tmpfs mounts of their
+# own, capped; check counts their room; a copy into them ends in ENOSPC.
+# (busybox has no mountpoint applet: the session's mount table says it.)
+check "the session's /tmp is a tmpfs of its own" login \
+    'awk "\$5 == \"/tmp\" { found = 1 } END { exit !found }" /proc/self/mountinfo && [ "$(stat -f -c %T /tmp)" = tmpfs ]'
+check "the session's home is a tmpfs of its own" login \
+    'awk "\$5 == \"$HOME\" { found = 1 } END { exit !found }" /proc/self/mountinfo && [ "$(stat -f -c %T "$HOME")" = tmpfs ]'
+check "the session's /tmp is writable by all, sticky" login '[ "$(stat -c %a /tmp)" = 1777 ]'
+check "the home kept the authorized keys, 0600, in a 0700 home" login \
+    '[ "$(stat -c %a "$HOME")" = 700 ] && [ "$(stat -c %a "$HOME/.ssh/authorized_keys")" = 600 ]'
+check_json=$(offroot check --json 2>/dev/null || true)
+session_kib=$(echo "$check_json" | sed -n 's/.*"session_kib":\([0-9]*\).*/\1/p')
+echo "# check counts ${session_kib:-nothing} KiB for the sessions' /tmp and home"
+check "check counts the room of the capped /tmp and home (8 + 2 MiB)" \
+    sh -c "[ '${session_kib:-0}' -gt 9000 ] && [ '${session_kib:-0}' -le 10240 ]"
+fill=$(login 'dd if=/dev/zero of=/tmp/fill bs=1M count=64 2>&1; echo "rc=$?"; stat -c "size=%s" /tmp/fill' || true)
+echo "$fill" | sed 's/^/# \/tmp fill: /'
+check "a copy into /tmp fails with ENOSPC" sh -c "echo \"\$1\" | grep -q 'No space left on device'" _ "$fill"
+check "a copy into /tmp fails, not succeeds (dd's exit status)" sh -c "echo \"\$1\" | grep -q '^rc=[1-9]'" _ "$fill"
+check "the copy into /tmp stopped at the 8 MiB cap" sh -c \
+    "[ \"\$(echo \"\$1\" | sed -n 's/^size=//p')\" -le 8388608 ]" _ "$fill"
+home_fill=$(login 'dd if=/dev/zero of="$HOME/fill" bs=1M count=16 2>&1; echo "rc=$?"' || true)
+check "a copy into home fails with ENOSPC at its 2 MiB cap" sh -c "echo \"\$1\" | grep -q 'No space left on device'" _ "$home_fill"
+check "with /tmp and home full, 1022 still logs in" login true
+login 'rm -f /tmp/fill "$HOME/fill"' >/dev/null 2>&1 || true
+
 # The watcher: it runs under its '@' name, shields the listener from the
 # OOM killer, and starts dropbear again when it dies.
 watcher=$(cat /run/offroot/watch.pid 2>/dev/null || true)
@@ -108,6 +143,9 @@ listener=$(cat /run/offroot/dropbear.pid)
 if grep -q '^CapEff:' /proc/self/status && [ $(( 0x$(sed -n 's/^CapEff:[[:space:]]*//p' /proc/self/status) >> 24 & 1 )) = 1 ]; then
     sleep 3
     check "the listener is shielded from the OOM killer" sh -c "[ \"\$(cat /proc/$listener/oom_score_adj)\" = -1000 ]"
+    check "the watcher is shielded from the OOM killer" sh -c "[ \"\$(cat /proc/$watcher/oom_score_adj)\" = -1000 ]"
+    # dropbear forks each session from the listener: they inherit it.
+    echo "# a session's oom_score_adj: $(login cat /proc/self/oom_score_adj 2>&1)"
 else
     echo "# skip - the OOM shield: this machine's root lacks CAP_SYS_RESOURCE (checked by tests/vm/arm-now.sh)"
 fi

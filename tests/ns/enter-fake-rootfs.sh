@@ -37,6 +37,9 @@ ldd "$busybox" 2>/dev/null | grep -o '/[^ ]*' > "$r/tests/busybox.libs" || true
 cp "$bin_dir/ns-fake-init" "$r/tests/fake-init"
 cp "$tests/scenarios/"*.sh "$tests/in-namespace.sh" "$r/tests/"
 cp "$tests/../../hooks/start-dropbear" "$r/tests/start-dropbear"
+# start-dropbear sources it from where the hook puts it in the image.
+mkdir -p "$r/usr/lib/offroot"
+cp "$tests/../../hooks/offroot-functions" "$r/usr/lib/offroot/offroot-functions"
 
 # /dev/console inside: a host file, so that what init and the stub write to
 # the console reaches the test's log.

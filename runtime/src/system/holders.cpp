@@ -119,7 +119,7 @@ void plan_offline_tools(const RealRootView& real_root, bool from_rootfs, CheckRe
             if (free_kib < r.tools_kib)
                 r.blockers.push_back("the tools need " + kib_text(r.tools_kib) + " in the emergency tmpfs, which has " +
                                      kib_text(free_kib) + " free: offroot disarm, then offroot arm with a larger "
-                                     "OFFROOT_ENV_SIZE");
+                                     "OFFROOT_TMPFS_SIZE");
         }
     }
 }
@@ -252,8 +252,14 @@ Result<CheckReport> run_check(const CheckOptions& options) {
     auto mem = read_meminfo();
     if (!mem) return mem.error();
     r.available_kib = mem->available_kib;
-    // What swapoff brings back into RAM, the tools, and room for the work.
-    r.needed_kib = options.min_free_kib + swap_used_kib + r.tools_kib;
+    if (r.system.emergency) {
+        r.session_space = read_session_space(*r.system.emergency);
+        r.session_kib = session_room_kib(r.session_space);
+        for (auto& n : uncapped_session_notes(r.session_space)) r.notes.push_back(std::move(n));
+    }
+    // What swapoff brings back into RAM, the tools, what the sessions may
+    // still write into their capped /tmp and home, and room for the work.
+    r.needed_kib = options.min_free_kib + swap_used_kib + r.tools_kib + r.session_kib;
 
     if (auto init = detect_running_init(); init) {
         r.init = *init;
@@ -283,6 +289,8 @@ Result<CheckReport> run_check(const CheckOptions& options) {
         r.blockers.push_back("not enough RAM: " + kib_text(r.available_kib) + " available, " + kib_text(r.needed_kib) +
                              " needed (" + kib_text(options.min_free_kib) + " to work" +
                              (swap_used_kib ? " + " + kib_text(swap_used_kib) + " of swap on the disk to take back" : "") +
+                             (r.tools_kib ? " + " + kib_text(r.tools_kib) + " of tools" : "") +
+                             (r.session_kib ? " + " + kib_text(r.session_kib) + " that the emergency sessions may still write to /tmp and home" : "") +
                              ")");
     for (const auto& m : r.other_mounts)
         if (m.network_or_fuse)
@@ -328,6 +336,10 @@ std::string format_check_human(const CheckReport& r) {
         for (const auto& c : r.tools.commands) out += " " + c.name;
         out += "\n";
     }
+    for (const auto& sp : r.session_space)
+        if (sp.capped)
+            out += "emergency sessions, " + sp.path + ": " + kib_text(sp.size_kib) + " cap, " + kib_text(sp.used_kib) +
+                   " used\n";
     out += "memory: " + kib_text(r.available_kib) + " available, " + kib_text(r.needed_kib) + " needed\n";
     return out;
 }
@@ -382,7 +394,12 @@ std::string format_check_json(const CheckReport& r) {
     for (const auto& p : r.processes_on_root) process(p);
     j.end_array();
     j.key("memory").begin_object().key("available_kib").value(r.available_kib).key("needed_kib").value(r.needed_kib)
-        .key("tools_kib").value(r.tools_kib).end_object();
+        .key("tools_kib").value(r.tools_kib).key("session_kib").value(r.session_kib).end_object();
+    j.key("session_space").begin_array();
+    for (const auto& sp : r.session_space)
+        j.begin_object().key("path").value(sp.path).key("capped").value(sp.capped).key("size_kib").value(sp.size_kib)
+            .key("used_kib").value(sp.used_kib).end_object();
+    j.end_array();
     j.key("tools").begin_array();
     for (const auto& c : r.tools.commands)
         j.begin_object().key("name").value(c.name).key("source").value(c.source).key("for").value(c.why).end_object();

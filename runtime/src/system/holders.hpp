@@ -12,6 +12,7 @@
 #include "system/emergency.hpp"
 #include "system/init_system.hpp"
 #include "system/offline_tools.hpp"
+#include "system/session_space.hpp"
 #include "base/result.hpp"
 
 namespace offroot {
@@ -77,6 +78,10 @@ struct CheckReport {
     // needed_kib).
     ToolPlan tools;
     uint64_t tools_kib = 0;
+    // The emergency sessions' /tmp and home, and the room still free in
+    // their caps (in needed_kib: a copy into them is RAM taken in DETACHED).
+    std::vector<SessionSpace> session_space;
+    uint64_t session_kib = 0;
 
     std::vector<std::string> blockers;  // no-go, with what to do
     std::vector<std::string> notes;     // what enter will handle

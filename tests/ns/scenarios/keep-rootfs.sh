@@ -5,7 +5,17 @@
 . /tests/in-namespace.sh
 set -u
 
-build_boot_scene /bin /usr/lib/offroot /tests
+# What start-dropbear does first in the initramfs: the sessions' /tmp and
+# home on capped tmpfs mounts (small caps, quick to fill), the home with
+# its keys, as the hook leaves it.
+session_space() {
+    mkdir -p /var/lib/offroot/.ssh
+    echo 'ssh-ed25519 AAAA test' > /var/lib/offroot/.ssh/authorized_keys
+    . /usr/lib/offroot/offroot-functions
+    SESSION_TMP_SIZE=4m SESSION_HOME_SIZE=1m offroot_mount_session_space ""
+}
+
+PREMOUNT=session_space build_boot_scene /bin /usr/lib/offroot /tests /var/lib/offroot
 
 # The emergency sshd stand-in: started in the initramfs, it keeps rootfs as
 # its root for its whole life.

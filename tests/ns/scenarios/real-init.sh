@@ -35,6 +35,14 @@ phase1)
     check "rootfs /run is the real /run" test -f "$door/run/stand-in.pid"
     check_eq "from rootfs, /.. is the real root" real "$(chroot "$door" /bin/cat /../etc/marker)"
     check "from rootfs, / is still rootfs" chroot "$door" /bin/test -d /tests
+    # The sessions' capped /tmp and home (start-dropbear's, in the
+    # initramfs) live on in rootfs, out of the real root's mount table.
+    in_sessions_table() { awk -v dir="$1" '$5 == dir { found = 1 } END { exit !found }' "/proc/$stand_in/mountinfo"; }
+    check "rootfs /tmp is a mount of its own" in_sessions_table /tmp
+    check "rootfs root's home is a mount of its own" in_sessions_table /var/lib/offroot
+    check_eq "rootfs /tmp is a tmpfs" tmpfs "$(stat -f -c %T "$door/tmp")"
+    check "root's home kept its keys" test -s "$door/var/lib/offroot/.ssh/authorized_keys"
+    check "the real init's mount table does not show them" sh -c '! grep -qE "offroot-(tmp|home)" /proc/1/mountinfo'
 
     # offroot enter, by hand: the real root aside to rootfs:/root ...
     chroot "$door" /bin/mount -o move /.. /root
