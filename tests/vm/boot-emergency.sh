@@ -132,6 +132,16 @@ check "offroot check in the 1022 session: GO" check_go
 check "the emergency dropbear is shielded from the OOM killer (-1000)" \
     test "$(vm_ssh "$name" 22 'cat /proc/$(cat /run/offroot/dropbear.pid)/oom_score_adj')" = -1000
 check "the emergency dropbear, killed, is started again by its watcher" dropbear_restarts "$name" 22 22
+check "the watcher is shielded from the OOM killer (-1000)" \
+    test "$(vm_ssh "$name" 22 'cat /proc/$(cat /run/offroot/watch.pid)/oom_score_adj')" = -1000
+# The sessions forked from the shielded listener go back to 0 within a
+# round of the watcher: a tool that takes all the memory is killable.
+check "a 1022 session is not shielded from the OOM killer (0)" \
+    test "$(vm_ssh "$name" 1022 'sleep 3; cat /proc/self/oom_score_adj')" = 0
+check "the 1022 session's /tmp is a capped tmpfs of its own" \
+    vm_ssh "$name" 1022 'awk "\$5 == \"/tmp\" { found = 1 } END { exit !found }" /proc/self/mountinfo && [ "$(stat -f -c %T /tmp)" = tmpfs ]'
+check "a copy into the 1022 session's /tmp ends in ENOSPC" \
+    vm_ssh "$name" 1022 'dd if=/dev/zero of=/tmp/fill bs=1M count=1024 2>&1 | grep -q "No space left"; rc=$?; rm -f /tmp/fill; exit $rc'
 sed 's/^/    /' "$(vm_dir "$name")/check.out"
 
 # The root switch follows the kernel: pivot where it mounts rootfs on nullfs

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <vector>
 
 #include "kernel/chroot_escape.hpp"
@@ -16,9 +17,12 @@
 #include "base/log.hpp"
 #include "system/emergency.hpp"
 #include "system/rootfs.hpp"
+#include "system/sshd_watch.hpp"
 
 namespace offroot {
 namespace {
+
+constexpr time_t kWatchTickSeconds = 2;
 
 void close_inherited_fds() {
     // systemd hands its serialized state over in fds; any of them open on
@@ -32,7 +36,7 @@ void close_inherited_fds() {
     }
 }
 
-void reopen_console() {
+void reopen_console() noexcept {
     int fd = ::open("/dev/console", O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (fd < 0) fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
     if (fd < 0) return;  // nothing to write to; kmsg may still work
@@ -42,7 +46,7 @@ void reopen_console() {
 
 // Ignored signals are set to SIG_IGN, which also discards any pending one,
 // so nothing queued while we were PID 1 reaches the real init after exec.
-void take_signals() {
+void take_signals() noexcept {
     struct sigaction ignore {};
     ignore.sa_handler = SIG_IGN;
     for (int sig = 1; sig < NSIG; ++sig) {
@@ -57,7 +61,7 @@ void take_signals() {
 }
 
 // exec keeps SIG_IGN and the signal mask: give init a clean slate.
-void release_signals() {
+void release_signals() noexcept {
     struct sigaction dfl {};
     dfl.sa_handler = SIG_DFL;
     for (int sig = 1; sig < NSIG; ++sig) {
@@ -69,7 +73,7 @@ void release_signals() {
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
 }
 
-void reap_children() {
+void reap_children() noexcept {
     for (;;) {
         pid_t pid = ::waitpid(-1, nullptr, WNOHANG);
         if (pid <= 0) return;
@@ -154,10 +158,23 @@ void return_to_real_init(const InitStubOptions& options) {
     back_to_rootfs();
 }
 
-}  // namespace
+// Written with no allocation: it runs when memory may be gone. Straight to
+// kmsg and stderr: the log may not be configured yet.
+void report_exception(const char* where) noexcept {
+    char line[160];
+    int n = std::snprintf(line, sizeof line, "<3>offroot-init: %s failed with an exception; still PID 1, waiting\n",
+                          where);
+    if (n <= 3 || static_cast<size_t>(n) >= sizeof line) return;
+    int kmsg = ::open("/dev/kmsg", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+    if (kmsg >= 0) {
+        (void)!::write(kmsg, line, static_cast<size_t>(n));
+        ::close(kmsg);
+    }
+    (void)!::write(STDERR_FILENO, line + 3, static_cast<size_t>(n) - 3);
+}
 
-void run_init_stub(const InitStubOptions& options) {
-    take_signals();
+// Out of the chroot, off the disk's C library, onto the console.
+void start_up(const InitStubOptions& options) {
     // Move switch: we start chrooted in the real root, moved aside to
     // rootfs:/root, and climb out. Pivot switch: enter's pivot_root has
     // already made rootfs our root, and climbing would lead past it to the
@@ -191,34 +208,46 @@ void run_init_stub(const InitStubOptions& options) {
     if (!escaped) log_error("leaving the chroot: " + escaped.error().message());
     if (!reexec) log_error(reexec.error().message() + ": still running on the disk's C library");
     describe_root();
+}
 
+}  // namespace
+
+void run_init_stub(const InitStubOptions& options) {
+    take_signals();
+    // PID 1 must not exit, whatever fails before the loop: an exception
+    // (a failed allocation among them) is reported without allocating,
+    // and the stub goes on to the loop from wherever it is.
+    try {
+        start_up(options);
+    } catch (...) {
+        report_exception("starting up");
+    }
+
+    // From here on nothing allocates but the steps a signal asks for
+    // (SIGUSR1's return), and those are caught.
     sigset_t waited;
     ::sigemptyset(&waited);
     ::sigaddset(&waited, SIGCHLD);
     ::sigaddset(&waited, SIGUSR1);
+    // The watcher of the emergency dropbear is looked after every few
+    // seconds, and at once when a child of ours ended (it is one).
+    const struct timespec tick {kWatchTickSeconds, 0};
     for (;;) {
         siginfo_t info{};
-        int sig = ::sigwaitinfo(&waited, &info);
-        // PID 1 must not exit, whatever goes wrong in a step: an exception
-        // (a failed allocation among them) is reported without allocating
-        // and the stub waits again.
+        int sig = ::sigtimedwait(&waited, &info, &tick);
         try {
-            if (sig == SIGCHLD) {
-                reap_children();
-            } else if (sig == SIGUSR1) {
+            if (sig == SIGUSR1) {
                 return_to_real_init(options);
+            } else {
+                // SIGCHLD, the tick (EAGAIN), EINTR.
+                reap_children();
+                keep_sshd_watch_alive();
             }
         } catch (...) {
-            static const char message[] = "<3>offroot-init: a step failed with an exception; still PID 1, waiting\n";
-            int kmsg = ::open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
-            if (kmsg >= 0) {
-                (void)!::write(kmsg, message, sizeof message - 1);
-                ::close(kmsg);
-            }
-            (void)!::write(STDERR_FILENO, message + 3, sizeof message - 4);
+            report_exception("a step");
             reap_children();
         }
-        // EINTR and anything else: wait again. PID 1 never leaves.
+        // Anything else: wait again. PID 1 never leaves.
     }
 }
 
