@@ -154,6 +154,21 @@ restarted() { new=$(cat /run/offroot/dropbear.pid 2>/dev/null) && [ "$new" != "$
 tries=0; until restarted || [ "$tries" -ge 50 ]; do tries=$((tries + 1)); sleep 0.2; done
 check "dropbear killed: started again by the watcher, 1022 logs in (after $((tries / 5)) s)" restarted
 
+# The watcher killed in NORMAL: nothing restarts it (PID 1 does only in
+# DETACHED); check says so, and offroot watch-sshd in the 1022 session
+# starts it again.
+kill -KILL "$watcher"
+check "the watcher killed: check notes that nothing would start dropbear again" sh -c \
+    'offroot check --json 2>/dev/null | grep -q "watcher of the emergency dropbear (@offroot-watch) is not running"'
+check "offroot watch-sshd in the 1022 session starts it again" login offroot watch-sshd
+new_watcher() { new=$(cat /run/offroot/watch.pid 2>/dev/null) && [ "$new" != "$watcher" ] &&
+    tr '\0' ' ' < "/proc/$new/cmdline" | grep -q '^@offroot-watch'; }
+tries=0; until new_watcher || [ "$tries" -ge 25 ]; do tries=$((tries + 1)); sleep 0.2; done
+check "the new watcher runs" new_watcher
+check "with it, check notes nothing about the watcher" sh -c \
+    '! offroot check --json 2>/dev/null | grep -q "@offroot-watch) is not running"'
+watcher=$(cat /run/offroot/watch.pid)
+
 out=$(offroot arm 2>&1) || true
 check "a second arm changes nothing and says so" sh -c "echo \"\$1\" | grep -q 'already armed'" _ "$out"
 refusal=$(login offroot disarm 2>&1) && fail "disarm from the emergency session succeeded: $refusal"

@@ -20,6 +20,7 @@
 #include "kernel/processes.hpp"
 #include "kernel/swaps.hpp"
 #include "kernel/unix_sockets.hpp"
+#include "system/sshd_watch.hpp"
 
 namespace offroot {
 namespace {
@@ -280,6 +281,12 @@ Result<CheckReport> run_check(const CheckOptions& options) {
                                  r.system.explanation);
         if (!r.system.emergency->dropbear)
             r.blockers.push_back("the emergency dropbear (port 1022) is not running: entering would leave no way in");
+        // Not a blocker: once enter has made it PID 1, the stub starts the
+        // watcher again. Until then nothing would start a dead dropbear.
+        if (r.system.emergency->dropbear && !sshd_watch_running())
+            r.notes.push_back("the watcher of the emergency dropbear (@offroot-watch) is not running: should dropbear die "
+                              "now, nothing starts it again; offroot watch-sshd in the 1022 session starts it "
+                              "(DETACHED, PID 1 does)");
         if (!exists_nofollow(in_rootfs(*r.system.emergency, kRootfsAuthorizedKeys)))
             r.blockers.push_back("no authorized keys in the emergency environment: add a key to "
                                  "/etc/offroot/authorized_keys, run update-initramfs -u and reboot");

@@ -237,6 +237,11 @@ bool is_mount_root(const char* path) noexcept {
 
 }  // namespace
 
+bool sshd_watch_running() noexcept {
+    const pid_t pid = read_pid_fixed(kSshdWatchPidfile);
+    return pid > 1 && watcher_alive(pid);
+}
+
 void keep_sshd_watch_alive() noexcept {
     const pid_t pid = read_pid_fixed(kSshdWatchPidfile);
     if (pid <= 1 || watcher_alive(pid)) return;

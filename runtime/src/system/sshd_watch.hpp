@@ -50,6 +50,10 @@ std::vector<pid_t> parse_children(const std::string& text);
 // killed once is back within a round.
 int sshd_restart_delay(int failed_starts);
 
+// Its pidfile names a live @offroot-watch (a stranger that took over its
+// pid does not count). Allocates nothing.
+bool sshd_watch_running() noexcept;
+
 // In DETACHED, for PID 1 (the init stub): the watcher is its child once
 // enter has made it PID 1, and nothing else would start it again. Starts
 // `offroot watch-sshd` in the sessions' bind of the environment (or "/")
