@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -290,10 +291,11 @@ int cmd_arm(const std::string& command) {
 // offroot is also offroot-init, the PID 1 stub: run by that name, or run
 // as PID 1 under another (an init's re-exec keeps its own argv[0], e.g.
 // /lib/systemd/systemd, since the stub is bound over the init's binary).
-bool started_as_init_stub(const char* argv0) {
-    std::string name = argv0 == nullptr ? "" : argv0;
-    name = name.substr(name.rfind('/') + 1);
-    return name == kInitStubName || (::getpid() == 1 && name != "offroot");
+// Allocates nothing: PID 1 must not die of a failed allocation here.
+bool started_as_init_stub(const char* argv0) noexcept {
+    const char* slash = argv0 == nullptr ? nullptr : std::strrchr(argv0, '/');
+    const char* name = argv0 == nullptr ? "" : slash != nullptr ? slash + 1 : argv0;
+    return std::strcmp(name, kInitStubName) == 0 || (::getpid() == 1 && std::strcmp(name, "offroot") != 0);
 }
 
 int run_as_init_stub() {
@@ -302,7 +304,10 @@ int run_as_init_stub() {
         return kExitUsage;
     }
     InitStubOptions options;
-    if (const char* p = std::getenv("OFFROOT_CMDLINE")) options.cmdline_path = p;
+    try {
+        if (const char* p = std::getenv("OFFROOT_CMDLINE")) options.cmdline_path = p;
+    } catch (...) {  // no memory for the path: the default /proc/cmdline
+    }
     run_init_stub(options);
 }
 
