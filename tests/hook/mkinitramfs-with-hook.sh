@@ -103,14 +103,19 @@ check "dropbear options: key-only, root only, no forwarding, own pidfile, port 1
 check "the boot scripts are in the image" sh -c \
     "test -x '$image/scripts/init-premount/offroot' && test -x '$image/scripts/init-bottom/offroot' && test -x '$image/usr/lib/offroot/start-dropbear'"
 check "init-premount runs offroot's script" grep -q 'offroot' "$image/scripts/init-premount/ORDER"
+# start-dropbear caps the sessions' /tmp and home with offroot-functions,
+# at the sizes of offroot.conf; both are boot-only (the manifest drops them).
+check "start-dropbear's offroot-functions is in the image" test -f "$image/usr/lib/offroot/offroot-functions"
+check "the armed record names the sessions' caps (offroot.conf's defaults)" sh -c \
+    "grep -qx 'SESSION_TMP_SIZE=64m' '$image/etc/offroot/armed' && grep -qx 'SESSION_HOME_SIZE=16m' '$image/etc/offroot/armed'"
 
 manifest=$image/etc/offroot/manifest
 check "the manifest keeps dropbear, offroot and busybox" sh -c \
     "grep -qx /usr/sbin/dropbear '$manifest' && grep -qx /usr/sbin/offroot '$manifest' && grep -qx /bin/busybox '$manifest'"
 check "the manifest keeps dropbear's libraries" sh -c \
     "for lib in \$(ldd /usr/sbin/dropbear | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p'); do grep -qx \"\$lib\" '$manifest' || exit 1; done"
-check "the manifest does not keep run-init, modules or udev" sh -c \
-    "! grep -qE '^/usr/sbin/run-init\$|modules|udev' '$manifest'"
+check "the manifest does not keep run-init, modules, udev or the boot-only shell" sh -c \
+    "! grep -qE '^/usr/sbin/run-init\$|modules|udev|offroot-functions|start-dropbear' '$manifest'"
 # e2fsprogs come into RAM at enter (PROGRAMS is empty by default): not
 # resident, whatever else put them into the image (initramfs-tools' fsck
 # hook). busybox's own mke2fs applet (ext2 only) stays, as part of busybox.
