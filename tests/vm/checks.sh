@@ -35,3 +35,22 @@ dropbear_restarts() {
     done
     return 1
 }
+
+# watcher_restarts NAME: kills the emergency dropbear's watcher from a 1022
+# session and passes when another @offroot-watch runs within 15 s (in
+# DETACHED, PID 1 starts it again).
+watcher_restarts() {
+    local name=$1 before after i
+    before=$(vm_ssh "$name" 1022 cat /run/offroot/watch.pid) || return 1
+    vm_ssh "$name" 1022 "kill -KILL $before" || return 1
+    for i in $(seq 1 15); do
+        after=$(vm_ssh "$name" 1022 cat /run/offroot/watch.pid 2>/dev/null || true)
+        if [ -n "$after" ] && [ "$after" != "$before" ] &&
+            vm_ssh "$name" 1022 "tr '\\0' ' ' < /proc/$after/cmdline | grep -q '^@offroot-watch'"; then
+            echo "    watcher $before killed, $after runs after ~${i} s"
+            return 0
+        fi
+        sleep 1
+    done
+    return 1
+}

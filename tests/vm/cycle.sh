@@ -112,6 +112,14 @@ one_cycle() {   # N SHRINK_TO(or empty) [fsck]
     check "cycle $n: offroot enter" test "$rc" = 0 || return 1
     enter_line=$(grep 'DETACHED:' <<< "$out" || true)
     check "cycle $n: offroot status says DETACHED" status_is DETACHED || return 1
+    if [ "$n" = 1 ]; then
+        # What keeps 1022 while DETACHED: the watcher starts dropbear again,
+        # PID 1 (offroot-init) the watcher.
+        check "cycle 1: DETACHED, the emergency dropbear, killed, is started again" dropbear_restarts "$name" 1022 1022
+        check "cycle 1: DETACHED, its watcher, killed, is started again by PID 1" watcher_restarts "$name"
+        check "cycle 1: DETACHED, a copy into the session's /tmp ends in ENOSPC" vm_ssh "$name" 1022 \
+            'dd if=/dev/zero of=/tmp/fill bs=1M count=1024 2>&1 | grep -q "No space left"; rc=$?; rm -f /tmp/fill; exit $rc'
+    fi
     check "cycle $n: e2fsck came into RAM at enter" \
         vm_ssh "$name" 1022 "grep -q 'brought into RAM by offroot enter' /usr/sbin/e2fsck"
     check "cycle $n: e2fsck -f of the unmounted root is clean" vm_ssh "$name" 1022 e2fsck -f -y /dev/vda
