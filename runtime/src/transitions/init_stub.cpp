@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -217,11 +218,23 @@ void run_init_stub(const InitStubOptions& options) {
     // PID 1 must not exit, whatever fails before the loop: an exception
     // (a failed allocation among them) is reported without allocating,
     // and the stub goes on to the loop from wherever it is.
+    // The environment we run in once started: the watcher is looked after
+    // only while "/" is still it (a pivot switch's return moves the stub
+    // into the real root before SIGUSR1, and nothing of the disk's may be
+    // started from here).
+    struct stat environment {};
+    bool in_environment = false;
     try {
         start_up(options);
+        in_environment = root_is_rootfs() && ::stat("/", &environment) == 0;
     } catch (...) {
         report_exception("starting up");
     }
+    auto still_in_environment = [&]() noexcept {
+        struct stat now {};
+        return in_environment && ::stat("/", &now) == 0 && now.st_dev == environment.st_dev &&
+               now.st_ino == environment.st_ino;
+    };
 
     // From here on nothing allocates but the steps a signal asks for
     // (SIGUSR1's return), and those are caught.
@@ -241,7 +254,7 @@ void run_init_stub(const InitStubOptions& options) {
             } else {
                 // SIGCHLD, the tick (EAGAIN), EINTR.
                 reap_children();
-                keep_sshd_watch_alive();
+                if (still_in_environment()) keep_sshd_watch_alive();
             }
         } catch (...) {
             report_exception("a step");
