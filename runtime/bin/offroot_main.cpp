@@ -1,10 +1,14 @@
 // offroot: the admin's command. Parses the command line, runs one command,
 // turns its result into output and an exit code:
 //   0  done / go     1  refused, no-go or failed     2  bad usage
+//   3  another enter or return is running (transitions/transition_worker.hpp)
+//   4  stopped following (Ctrl-C, SIGHUP): the transition goes on
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +25,8 @@
 #include "kernel/mountinfo.hpp"
 #include "transitions/plan.hpp"
 #include "transitions/transition.hpp"
+#include "transitions/transition_worker.hpp"
+#include "system/transition_record.hpp"
 #include "base/version.hpp"
 
 using namespace offroot;
@@ -88,6 +94,12 @@ int cmd_status(bool json) {
     if (!s) return fail(s.error());
     // LVM, dm-crypt, md: assembled, and free once DETACHED.
     auto storage = read_storage_state();
+    // The transition that runs, or the one a crash left half-done. Read
+    // from wherever we run: the record lives in the emergency environment.
+    std::optional<TransitionState> transition;
+    if (s->emergency)
+        if (auto t = read_transition_state(s->emergency->we_run_in_rootfs ? "" : s->emergency->rootfs_path); t)
+            transition = std::move(*t);
     if (json) {
         JsonWriter j;
         j.begin_object().key("state").value(to_string(s->state)).key("explanation").value(s->explanation);
@@ -97,6 +109,18 @@ int cmd_status(bool json) {
         j.key("rootfs_bytes");
         if (s->rootfs_bytes) j.value(*s->rootfs_bytes); else j.null();
         j.key("running_in_rootfs").value(s->emergency && s->emergency->we_run_in_rootfs);
+        j.key("transition");
+        if (transition && transition->record) {
+            const TransitionRecord& r = *transition->record;
+            j.begin_object().key("name").value(r.transition).key("pid").value(static_cast<int64_t>(r.pid))
+                .key("step").value(r.step).key("started").value(r.started)
+                .key("running").value(transition->running).key("interrupted").value(transition->interrupted());
+            j.key("recover");
+            if (transition->interrupted()) j.value(kRecoverCommand); else j.null();
+            j.end_object();
+        } else {
+            j.null();
+        }
         j.key("root_switch");
         if (s->emergency) j.value(to_string(s->emergency->root_switch)); else j.null();
         j.key("storage").begin_array();
@@ -111,6 +135,13 @@ int cmd_status(bool json) {
     }
     out(std::string("offroot status: ") + to_string(s->state) + "\n");
     out(std::string("  ") + s->explanation + "\n");
+    if (transition && transition->running)
+        out("transition running: " + (transition->record ? describe(*transition->record) : std::string("(starting)")) + "\n");
+    if (transition && transition->interrupted())
+        out("transition INTERRUPTED: " + describe(*transition->record) + "; it never finished (its worker died).\n"
+            "  To finish or undo it, run: " + std::string(kRecoverCommand) + "\n");
+    if (transition && !transition->record_error.empty())
+        out("transition record unreadable: " + transition->record_error + "\n");
     out(std::string("PID 1: ") + (s->pid1_exe.empty() ? "?" : s->pid1_exe) + (s->pid1_is_stub ? " (offroot-init)" : "") + "\n");
     if (s->emergency) {
         out(std::string("emergency dropbear: ") + (s->emergency->dropbear ? "pid " + std::to_string(*s->emergency->dropbear) : std::string("not running")) + "\n");
@@ -137,6 +168,24 @@ int cmd_status(bool json) {
         }
     }
     return kExitOk;
+}
+
+// enter and return run in a worker out of reach of this session; this
+// process follows it (transitions/transition_worker.hpp).
+int run_transition(const WorkerSpec& spec, const std::function<int()>& work) {
+    auto exit = run_in_worker(spec, work);
+    if (!exit) return fail(exit.error());
+    if (!exit->message.empty()) err("offroot: " + exit->message + "\n");
+    return exit->code;
+}
+
+// A second enter or return refuses before anything, even the preflight.
+std::optional<int> refuse_if_busy(const std::string& transition, const std::string& prefix = "") {
+    auto refusal = refusal_if_running(transition, prefix);
+    if (!refusal) return fail(refusal.error());
+    if (refusal->empty()) return std::nullopt;
+    err("offroot: " + *refusal + "\n");
+    return kExitBusy;
 }
 
 int cmd_check(bool json, uint64_t min_free_mib, bool force_network) {
@@ -184,6 +233,8 @@ std::vector<std::string> real_root_unmount_order(const SystemStatus& status) {
 }
 
 int cmd_enter(bool json, bool dry_run, uint64_t min_free_mib, bool force_network) {
+    if (!dry_run)
+        if (auto busy = refuse_if_busy("enter")) return *busy;
     CheckOptions check_options;
     check_options.min_free_kib = min_free_mib * 1024;
     check_options.force_session_interface = force_network;
@@ -221,6 +272,7 @@ int cmd_enter(bool json, bool dry_run, uint64_t min_free_mib, bool force_network
         return fail(plain_error("refusing to enter, nothing was changed:" + reasons));
     }
     if (!in.from_rootfs) {
+        if (auto busy = refuse_if_busy("enter", report->system.emergency->rootfs_path)) return *busy;
         if (auto s = continue_enter_in_rootfs(report->system.emergency->rootfs_path, force_network); !s)
             return fail(s.error());
         out("offroot enter continues inside the emergency environment; this session will be closed.\n"
@@ -230,17 +282,27 @@ int cmd_enter(bool json, bool dry_run, uint64_t min_free_mib, bool force_network
     EnterOptions options;
     options.min_free_kib = min_free_mib * 1024;
     options.force_session_interface = force_network;
-    if (auto s = enter_detached(options); !s) return fail(s.error());
-    return kExitOk;
+    WorkerSpec spec{"enter", {"--min-free", std::to_string(min_free_mib)}, kRamLog};
+    if (force_network) spec.arguments.push_back("--force-network");
+    return run_transition(spec, [options]() {
+        if (auto s = enter_detached(options); !s) return fail(s.error());
+        return kExitOk;
+    });
 }
 
 int cmd_return(bool json, const std::string& root_device, bool fsck, bool dry_run) {
     if (!dry_run) {
+        if (auto busy = refuse_if_busy("return")) return *busy;
         ReturnOptions options;
         options.root_device = root_device;
         options.fsck = fsck;
-        if (auto s = return_to_root(options); !s) return fail(s.error());
-        return kExitOk;
+        WorkerSpec spec{"return", {}, kRamLog};
+        if (!root_device.empty()) spec.arguments = {"--root", root_device};
+        if (fsck) spec.arguments.push_back("--fsck");
+        return run_transition(spec, [options]() {
+            if (auto s = return_to_root(options); !s) return fail(s.error());
+            return kExitOk;
+        });
     }
     auto status = read_system_status();
     if (!status) return fail(status.error());

@@ -30,6 +30,7 @@
 #include "kernel/processes.hpp"
 #include "switches/root_switch.hpp"
 #include "system/services.hpp"
+#include "system/transition_record.hpp"
 #include "transitions/transition.hpp"
 #include "base/undo.hpp"
 
@@ -153,7 +154,10 @@ std::string tool_names(const ToolPlan& plan) {
 struct TimedStep {
     const char* name;
     double started = monotonic_seconds();
-    explicit TimedStep(const char* n) : name(n) { log_info("enter: " + std::string(name) + "..."); }
+    explicit TimedStep(const char* n) : name(n) {
+        note_transition_step(name);
+        log_info("enter: " + std::string(name) + "...");
+    }
     double done() const {
         double took = monotonic_seconds() - started;
         log_info("enter: " + std::string(name) + " done in " + seconds_text(took));
@@ -166,7 +170,6 @@ struct TimedStep {
 Status enter_detached(const EnterOptions& options) {
     const double t0 = monotonic_seconds();
     if (auto s = make_dir(kStateDir, 0700); !s) return s;
-    configure_log(LogSinks{.to_stderr = true, .to_kmsg = true, .ram_log = kRamLog, .tag = "offroot"});
 
     // --- preflight: changes nothing, refuses with the reasons.
     CheckOptions check_options;

@@ -25,6 +25,7 @@
 #include "switches/root_switch.hpp"
 #include "base/subprocess.hpp"
 #include "transitions/network_steps.hpp"
+#include "system/transition_record.hpp"
 #include "transitions/transition.hpp"
 #include "base/undo.hpp"
 
@@ -89,7 +90,6 @@ Status run_fsck(const std::string& device, const std::string& fs_type) {
 
 Status return_to_root(const ReturnOptions& options) {
     const double t0 = monotonic_seconds();
-    configure_log(LogSinks{.to_stderr = true, .to_kmsg = true, .ram_log = kRamLog, .tag = "offroot"});
 
     auto status = read_system_status();
     if (!status) return status.error();
@@ -107,13 +107,16 @@ Status return_to_root(const ReturnOptions& options) {
         device = record->root_device;
     }
     // Everything that can refuse does so before anything changes.
+    note_transition_step("check-device");
     if (auto s = check_block_device(device); !s) return s;
     auto probed = probe_filesystem(device);
     if (!probed) return probed.error();
     fs_type = *probed;
     if (auto s = check_device_free(device); !s) return s.error().context(device + " is in use");
-    if (options.fsck)
+    if (options.fsck) {
+        note_transition_step("fsck");
         if (auto s = run_fsck(device, fs_type); !s) return s;
+    }
 
     // PID 1 (the stub) lives in rootfs; the root is mounted at rootfs:/root
     // as PID 1 sees it (our sessions' bind of rootfs under the pivot switch
@@ -122,6 +125,7 @@ Status return_to_root(const ReturnOptions& options) {
     const std::string root_dir = root_switch.pid1_environment_prefix() + "/root";
 
     UndoStack undo;
+    note_transition_step("mount-root");
     if (auto s = make_dir("/root", 0700); !s) return s;
     // Read-only, as the initramfs mounts it: the init remounts it per fstab.
     // With the options it had when it is the root enter took away (its
@@ -145,6 +149,7 @@ Status return_to_root(const ReturnOptions& options) {
         log_info("return: " + init + " and what it loads are in " + device);
     }
 
+    note_transition_step("give-kernel-filesystems");
     struct Bind {
         const char* source;
         const char* target;
@@ -173,7 +178,11 @@ Status return_to_root(const ReturnOptions& options) {
                 log_warning("copying the dropbear pidfile: " + s.error().message());
     }
 
+    // The switch's own steps, by the names its plan gives them.
+    const auto switch_steps = root_switch.return_steps("");
+    if (!switch_steps.empty()) note_transition_step(switch_steps.front().name);
     if (auto s = root_switch.put_root_in_place(undo); !s) return s;
+    if (switch_steps.size() > 1) note_transition_step(switch_steps.back().name);
 
     auto stub = stat_path(std::string(kRootfsLibDir) + "/" + kInitStubName);
     if (::kill(1, SIGUSR1) != 0) return sys_error("kill(1, SIGUSR1)");
@@ -190,11 +199,13 @@ Status return_to_root(const ReturnOptions& options) {
     if (auto s = remove_tools(); !s) log_warning("removing the tools enter brought into RAM: " + s.error().message());
     // The init's own network configuration is in charge from here: the
     // lifetimes enter made infinite run again, for its clients to renew.
+    note_transition_step("thaw-network");
     thaw_network_step(kNetworkRecord);
     ::unlink(kNetworkRecord);
     log_info("return: PID 1 is the real init again, " + std::to_string(monotonic_seconds() - t0).substr(0, 4) +
              " s after offroot return");
 
+    note_transition_step("wait-for-sshd");
     const double deadline = monotonic_seconds() + options.sshd_wait_seconds;
     while (monotonic_seconds() < deadline && !sshd_answers()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
     if (!sshd_answers()) {
