@@ -63,6 +63,8 @@ const char* const kUsage =
     "                             stop services, move PID 1 to RAM, free the disk\n"
     "  return [--root DEVICE] [--fsck] [--dry-run]\n"
     "                             mount the root (or DEVICE) and hand PID 1 back to the real init\n"
+    "  recover                    finish or undo an enter or return whose offroot was killed half-way\n"
+    "                             (offroot status names it)\n"
     "  arm                        the emergency environment now, without a reboot (a tmpfs of its own)\n"
     "  disarm                     stop what offroot arm started\n"
     "\n"
@@ -334,6 +336,40 @@ int cmd_return(bool json, const std::string& root_device, bool fsck, bool dry_ru
     return kExitOk;
 }
 
+// An enter or return whose worker died: finished or undone by a worker of
+// its own, which takes over the record (a recover that dies is recovered
+// by running recover again: its record keeps the original's name and step).
+int cmd_recover() {
+    auto status = read_system_status();
+    if (!status) return fail(status.error());
+    if (status->emergency && !status->emergency->we_run_in_rootfs)
+        return fail(plain_error("offroot recover runs in the emergency environment",
+                                "ssh -p 1022 root@this-host, then offroot recover"));
+    if (auto busy = refuse_if_busy("recover")) return *busy;
+    auto state = read_transition_state();
+    if (!state) return fail(state.error());
+    if (!state->record_error.empty())
+        return fail(plain_error(state->record_error, "read " + std::string(kRamLog) + ", then remove " +
+                                                         kTransitionRecord + " once the system is as it should be"));
+    if (!state->record) {
+        out("offroot recover: no interrupted transition, nothing to do\n");
+        return kExitOk;
+    }
+    TransitionRecord interrupted = *state->record;
+    if (interrupted.transition == "recover" && interrupted.arguments.size() >= 2) {
+        const std::vector<std::string> args = interrupted.arguments;
+        interrupted.transition = args[0];
+        interrupted.step = args[1];
+        interrupted.arguments.assign(args.begin() + 2, args.end());
+    }
+    WorkerSpec spec{"recover", {interrupted.transition, interrupted.step}, kRamLog, true};
+    spec.arguments.insert(spec.arguments.end(), interrupted.arguments.begin(), interrupted.arguments.end());
+    return run_transition(spec, [interrupted]() {
+        if (auto s = recover_transition(interrupted); !s) return fail(s.error());
+        return kExitOk;
+    });
+}
+
 // arm and disarm are shell, shared with the generators' hooks: they copy
 // the same environment the initramfs hook builds.
 int cmd_arm(const std::string& command) {
@@ -387,7 +423,7 @@ std::vector<OptionSpec> options_of(const std::string& command) {
 }
 
 bool command_is_known(const std::string& c) {
-    return c == "status" || c == "check" || c == "enter" || c == "return" || c == "arm" || c == "disarm" ||
+    return c == "status" || c == "check" || c == "enter" || c == "return" || c == "recover" || c == "arm" || c == "disarm" ||
            c == "watch-sshd";
 }
 
@@ -426,6 +462,7 @@ int main(int argc, char** argv) {
         return usage_error(command + ": the argument ('" + v + "') for option '--min-free' is invalid");
 
     if (command == "status") return cmd_status(json);
+    if (command == "recover") return cmd_recover();
     if (command == "arm" || command == "disarm") return cmd_arm(command);
     if (command == "watch-sshd") {
         // Started by start-dropbear and offroot arm; the watcher itself runs

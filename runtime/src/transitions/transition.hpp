@@ -60,6 +60,12 @@ Status fsck_verdict(const std::string& command, int exit_status, const std::stri
 Status enter_detached(const EnterOptions& options);
 Status return_to_root(const ReturnOptions& options);
 
+struct TransitionRecord;
+// offroot recover: the transition `interrupted` (its record, left by a
+// worker that died) finished or undone; transition_recover.cpp says which
+// cases are covered.
+Status recover_transition(const TransitionRecord& interrupted);
+
 // From a normal session: start `offroot enter` inside rootfs, detached from
 // this session (which is about to end), and return.
 // `force_session_interface` passes --force-network on.

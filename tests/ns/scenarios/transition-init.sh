@@ -89,5 +89,32 @@ check_eq "return after an interrupted transition: refused" 1 "$rc"
 check "the refusal sends the admin to recover" sh -c \
     "echo '$refused' | grep -q 'was interrupted and never finished; run offroot recover first'"
 
+# --- 4. offroot recover: the enter killed before the root moved is undone
+# through the init (this scene's init is sysvinit-like: its rc script
+# starts the services again).
+mkdir -p /etc/init.d
+printf '#!/bin/sh\necho "rc $1" >> /run/rc-started\n' > /etc/init.d/rc
+chmod 755 /etc/init.d/rc
+recovered=$(in_rootfs $offroot recover 2>&1)
+rc=$?
+echo "$recovered"
+check_eq "recover of the killed enter: done" 0 "$rc"
+check "recover started the services again through the init" grep -q '^rc [0-9S]' /run/rc-started
+check "recover said what it found and did" sh -c \
+    "echo '$recovered' | grep -q 'recover: offroot enter (pid $worker) at step slow, started .* was interrupted; the system is NORMAL' && echo '$recovered' | grep -q 'recover: enter undone, NORMAL'"
+check "the record is gone" test ! -e "$state/transition"
+check "a new transition runs again" in_rootfs "$driver" enter 0 again
+nothing=$(in_rootfs $offroot recover)
+check_eq "recover with nothing interrupted: says so" "offroot recover: no interrupted transition, nothing to do" "$nothing"
+
+# A return killed after the real init took PID 1 back: recover does its tail.
+printf 'TRANSITION=return\nPID=4242\nSTEP=wait-for-sshd\nSTARTED=0\n' > "$state/transition"
+recovered=$(in_rootfs $offroot recover 2>&1)
+rc=$?
+echo "$recovered"
+check_eq "recover of a return past its hand-over: done" 0 "$rc"
+check "it finished the return" sh -c "echo '$recovered' | grep -q 'recover: return finished, NORMAL'"
+check "the record is gone again" test ! -e "$state/transition"
+
 echo "scenario complete"
 exit 0
