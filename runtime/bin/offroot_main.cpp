@@ -22,7 +22,6 @@
 #include "system/storage.hpp"
 #include "transitions/init_stub.hpp"
 #include "base/json.hpp"
-#include "kernel/mountinfo.hpp"
 #include "transitions/plan.hpp"
 #include "transitions/transition.hpp"
 #include "transitions/transition_worker.hpp"
@@ -200,40 +199,6 @@ int cmd_check(bool json, uint64_t min_free_mib, bool force_network) {
     return report->go() ? kExitOk : kExitRefused;
 }
 
-// The real root's mounts, children first, as mount points inside it: from
-// rootfs, the real root is the mount on top of "/" and its descendants;
-// rootfs' own binds of /dev, /proc... are not part of it, nor is rootfs when
-// it is mounted under the real root (pivot switch).
-std::vector<std::string> real_root_unmount_order(const SystemStatus& status) {
-    auto table = MountTable::read(real_root_view(status).mountinfo);
-    if (!table) return {};
-    const RootSwitcher* switcher = status.emergency ? &status.emergency->switcher() : nullptr;
-    auto is_rootfs_mount = [switcher](const MountEntry& m) {
-        return switcher && switcher->is_environment_mount(m.mount_point);
-    };
-    const MountEntry* root = table->mount_of("/");
-    if (root == nullptr) return {};
-    std::vector<MountEntry> subtree{*root};
-    for (bool grew = true; grew;) {
-        grew = false;
-        for (const auto& m : table->entries()) {
-            bool known = false, parent_known = false;
-            for (const auto& s : subtree) {
-                known = known || s.id == m.id;
-                parent_known = parent_known || s.id == m.parent_id;
-            }
-            if (!known && parent_known && !is_rootfs_mount(m)) {
-                subtree.push_back(m);
-                grew = true;
-            }
-        }
-    }
-    MountTable real(subtree);
-    std::vector<std::string> order;
-    for (const MountEntry* m : real.unmount_order("/")) order.push_back(m->mount_point);
-    return order;
-}
-
 int cmd_enter(bool json, bool dry_run, uint64_t min_free_mib, bool force_network) {
     if (!dry_run)
         if (auto busy = refuse_if_busy("enter")) return *busy;
@@ -243,17 +208,8 @@ int cmd_enter(bool json, bool dry_run, uint64_t min_free_mib, bool force_network
     auto report = run_check(check_options);
     if (!report) return fail(report.error());
     const InitInfo* init = &report->init;
-
-    EnterInputs in;
-    in.init = *init;
-    in.root_source = report->root_source;
-    in.root_fs_type = report->root_fs_type;
-    in.from_rootfs = report->system.emergency && report->system.emergency->we_run_in_rootfs;
-    if (report->system.emergency && report->system.emergency->dropbear) in.dropbear_pid = *report->system.emergency->dropbear;
-    in.unmount_order = real_root_unmount_order(report->system);
-    if (report->system.emergency) in.root_switch = report->system.emergency->root_switch;
-    for (const auto& s : report->swaps) in.swaps.push_back(s.name);
-    for (const auto& l : report->loop_devices) in.loop_devices.push_back(l.substr(0, l.find(' ')));
+    // The table enter itself walks (plan.hpp).
+    const EnterInputs in = enter_inputs(*report);
     auto steps = plan_enter(in);
 
     if (dry_run) {
@@ -319,12 +275,7 @@ int cmd_return(bool json, const std::string& root_device, bool fsck, bool dry_ru
     if (!fs) return fail(fs.error());
     if (auto s = check_device_free(device); !s) return fail(s.error().context("the root device is busy"));
 
-    ReturnInputs in;
-    in.device = device;
-    in.fsck = fsck;
-    if (status->emergency) in.root_switch = status->emergency->root_switch;
-    if (auto init = detect_running_init(); init) in.init = *init;
-    auto steps = plan_return(in);
+    auto steps = plan_return(return_inputs(*status, device, fsck));
     if (json) {
         out(format_plan_json("return", steps));
     } else {

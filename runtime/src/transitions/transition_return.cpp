@@ -25,7 +25,7 @@
 #include "switches/root_switch.hpp"
 #include "base/subprocess.hpp"
 #include "transitions/network_steps.hpp"
-#include "system/transition_record.hpp"
+#include "transitions/plan.hpp"
 #include "transitions/transition.hpp"
 #include "base/undo.hpp"
 
@@ -106,15 +106,17 @@ Status return_to_root(const ReturnOptions& options) {
         if (!record) return record.error().context("no --root given, and the root enter took away is unknown");
         device = record->root_device;
     }
+    // The plan --dry-run prints is the table this run walks (plan.hpp).
+    PlanRun plan("return", plan_return(return_inputs(*status, device, options.fsck)));
     // Everything that can refuse does so before anything changes.
-    note_transition_step("check-device");
+    if (auto s = plan.begin("check-device"); !s) return s;
     if (auto s = check_block_device(device); !s) return s;
     auto probed = probe_filesystem(device);
     if (!probed) return probed.error();
     fs_type = *probed;
     if (auto s = check_device_free(device); !s) return s.error().context(device + " is in use");
     if (options.fsck) {
-        note_transition_step("fsck");
+        if (auto s = plan.begin("fsck"); !s) return s;
         if (auto s = run_fsck(device, fs_type); !s) return s;
     }
 
@@ -125,7 +127,7 @@ Status return_to_root(const ReturnOptions& options) {
     const std::string root_dir = root_switch.pid1_environment_prefix() + "/root";
 
     UndoStack undo;
-    note_transition_step("mount-root");
+    if (auto s = plan.begin("mount-root"); !s) return s;
     if (auto s = make_dir("/root", 0700); !s) return s;
     // Read-only, as the initramfs mounts it: the init remounts it per fstab.
     // With the options it had when it is the root enter took away (its
@@ -136,6 +138,7 @@ Status return_to_root(const ReturnOptions& options) {
     undo.push("mount-root", [root_dir]() { return unmount(root_dir, 0); });
     log_info("return: mounted " + device + " (" + fs_type + (data.empty() ? "" : ", " + data) + ") on /root");
 
+    if (auto s = plan.begin("check-root"); !s) return s;
     // The init the stub will exec, as the kernel command line names it:
     // one that cannot start leaves PID 1 with nothing to run. Refused here,
     // the mounts go and the system stays DETACHED.
@@ -149,7 +152,7 @@ Status return_to_root(const ReturnOptions& options) {
         log_info("return: " + init + " and what it loads are in " + device);
     }
 
-    note_transition_step("give-kernel-filesystems");
+    if (auto s = plan.begin("give-kernel-filesystems"); !s) return s;
     struct Bind {
         const char* source;
         const char* target;
@@ -180,9 +183,12 @@ Status return_to_root(const ReturnOptions& options) {
 
     // The switch's own steps, by the names its plan gives them.
     const auto switch_steps = root_switch.return_steps("");
-    if (!switch_steps.empty()) note_transition_step(switch_steps.front().name);
+    if (switch_steps.size() != 2)
+        return plain_error("return and its plan disagree: the root switch plans " + std::to_string(switch_steps.size()) +
+                           " steps, return runs 2");
+    if (auto s = plan.begin(switch_steps[0].name); !s) return s;
     if (auto s = root_switch.put_root_in_place(undo); !s) return s;
-    if (switch_steps.size() > 1) note_transition_step(switch_steps.back().name);
+    if (auto s = plan.begin(switch_steps[1].name); !s) return s;
 
     auto stub = stat_path(std::string(kRootfsLibDir) + "/" + kInitStubName);
     if (::kill(1, SIGUSR1) != 0) return sys_error("kill(1, SIGUSR1)");
@@ -199,13 +205,15 @@ Status return_to_root(const ReturnOptions& options) {
     if (auto s = remove_tools(); !s) log_warning("removing the tools enter brought into RAM: " + s.error().message());
     // The init's own network configuration is in charge from here: the
     // lifetimes enter made infinite run again, for its clients to renew.
-    note_transition_step("thaw-network");
+    if (auto s = plan.begin("thaw-network"); !s) log_warning(s.error().message());
     thaw_network_step(kNetworkRecord);
     ::unlink(kNetworkRecord);
     log_info("return: PID 1 is the real init again, " + std::to_string(monotonic_seconds() - t0).substr(0, 4) +
              " s after offroot return");
 
-    note_transition_step("wait-for-sshd");
+    // Past the hand-over nothing may fail the return: a drift is a warning.
+    if (auto s = plan.begin("wait-for-sshd"); !s) log_warning(s.error().message());
+    if (auto s = plan.finish(); !s) log_warning(s.error().message());
     const double deadline = monotonic_seconds() + options.sshd_wait_seconds;
     while (monotonic_seconds() < deadline && !sshd_answers()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
     if (!sshd_answers()) {
