@@ -6,7 +6,8 @@
 // Covered:
 //   enter, the root still on top of / (died up to stop-services, or while
 //     the root was going aside and before it moved): undone, the services
-//     started again through the init, the tools removed;
+//     started again through the init (from stop-services on: before it,
+//     none was stopped), the tools removed;
 //   enter, PID 1 already the stub and the root aside (died while killing
 //     the leftovers, restoring the network or freeing the disk): undone as
 //     enter undoes itself there, the root back on top and SIGUSR1, the
@@ -73,15 +74,24 @@ Status recover_enter(const TransitionRecord& r, const SystemStatus& status) {
     const RootSwitcher& root_switch = status.emergency->switcher();
     if (status.state == SystemState::normal) {
         note_transition_step("undo-enter");
-        log_info("recover: the root never left; starting the services again through the init");
-        auto init = detect_running_init();
-        if (!init) return init.error().context("which init to start the services with");
-        auto started = start_services(*init, real_root_view(status).root());
-        if (!started) return started.error().context("starting the services again");
+        // Before stop-services nothing was stopped: the admin's own choice
+        // of what runs is left as it is.
+        const bool services_untouched = r.step == "starting" || r.step == "preflight" ||
+                                        r.step == "snapshot-network" || r.step == "hold-dhcp-leases" ||
+                                        r.step == "bring-tools";
+        if (services_untouched) {
+            log_info("recover: the root never left and no service was stopped (step " + r.step + ")");
+        } else {
+            log_info("recover: the root never left; starting the services again through the init");
+            auto init = detect_running_init();
+            if (!init) return init.error().context("which init to start the services with");
+            auto started = start_services(*init, real_root_view(status).root());
+            if (!started) return started.error().context("starting the services again");
+        }
         if (auto s = remove_tools(); !s) return s.error().context("removing the tools enter brought into RAM");
         forget(kDetachRecord);
         forget(kNetworkRecord);
-        if (r.step == "hold-dhcp-leases" || r.step == "bring-tools" || r.step == "stop-services")
+        if (r.step != "starting" && r.step != "preflight" && r.step != "snapshot-network")
             log_warning("recover: DHCP clients enter stopped with SIGKILL (dhclient, dhcpcd) are not started by "
                         "recover: their addresses stay with the kernel; restart them through the init if needed");
         log_info("recover: enter undone, NORMAL");

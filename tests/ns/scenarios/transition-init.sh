@@ -116,5 +116,22 @@ check_eq "recover of a return past its hand-over: done" 0 "$rc"
 check "it finished the return" sh -c "echo '$recovered' | grep -q 'recover: return finished, NORMAL'"
 check "the record is gone again" test ! -e "$state/transition"
 
+# An interrupted recover keeps the original in its record: recovered by
+# running recover again.
+printf 'TRANSITION=recover\nPID=4243\nSTEP=finish-return\nSTARTED=0\nARG=return\nARG=wait-for-sshd\n' > "$state/transition"
+recovered=$(in_rootfs $offroot recover 2>&1)
+rc=$?
+echo "$recovered"
+check_eq "recover of an interrupted recover: done" 0 "$rc"
+check "it recovered the original return" sh -c \
+    "echo '$recovered' | grep -q 'recover: offroot return (pid 4243) at step wait-for-sshd, started .*, was interrupted' && echo '$recovered' | grep -q 'recover: return finished, NORMAL'"
+
+# An enter killed before it stopped anything: nothing is started.
+: > /run/rc-started
+printf 'TRANSITION=enter\nPID=4244\nSTEP=bring-tools\nSTARTED=0\n' > "$state/transition"
+recovered=$(in_rootfs $offroot recover 2>&1)
+check "recover of an enter that stopped nothing: no service started" sh -c \
+    "[ ! -s /run/rc-started ] && echo '$recovered' | grep -q 'no service was stopped (step bring-tools)'"
+
 echo "scenario complete"
 exit 0
