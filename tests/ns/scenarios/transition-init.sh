@@ -93,13 +93,16 @@ check "the refusal sends the admin to recover" sh -c \
 # through the init (this scene's init is sysvinit-like: its rc script
 # starts the services again).
 mkdir -p /etc/init.d
-printf '#!/bin/sh\necho "rc $1" >> /run/rc-started\n' > /etc/init.d/rc
+printf '#!/bin/sh\necho "rc $1 $(sed -n "s/^SigIgn:[[:space:]]*//p" /proc/$$/status)" >> /run/rc-started\n' > /etc/init.d/rc
 chmod 755 /etc/init.d/rc
 recovered=$(in_rootfs $offroot recover 2>&1)
 rc=$?
 echo "$recovered"
 check_eq "recover of the killed enter: done" 0 "$rc"
 check "recover started the services again through the init" grep -q '^rc [0-9S]' /run/rc-started
+# What the worker ignores is not what the services it starts ignore.
+ignored=$(sed -n 's/^rc [^ ]* //p' /run/rc-started)
+check "the rc script runs with SIGHUP and SIGPIPE at their defaults" test "$(( 0x${ignored:-0} & 0x1001 ))" = 0
 check "recover said what it found and did" sh -c \
     "echo '$recovered' | grep -q 'recover: offroot enter (pid $worker) at step slow, started .* was interrupted; the system is NORMAL' && echo '$recovered' | grep -q 'recover: enter undone, NORMAL'"
 check "the record is gone" test ! -e "$state/transition"
