@@ -38,7 +38,7 @@ Result<TransitionRecord> parse_transition_record(const std::string& text) {
             r.pid = static_cast<pid_t>(number);
         }
         if (key == "STARTED") {
-            if (!parse_number(value, number)) return plain_error("the transition record's start is not a number (" + quoted(value) + ")");
+            if (!parse_number(value, number)) return plain_error("the transition record names no valid start (" + quoted(value) + ")");
             r.started = static_cast<int64_t>(number);
         }
     }

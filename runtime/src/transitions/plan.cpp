@@ -199,7 +199,7 @@ double PlanRun::done() {
 
 Status PlanRun::finish() const {
     if (next_ == steps_.size()) return {};
-    return plain_error(transition_ + " and its plan disagree: it ended before the plan's step " + steps_[next_].name,
+    return plain_error(transition_ + " and its plan disagree: it ended before step " + steps_[next_].name + " of the plan",
                        "a bug in offroot: report it with offroot " + transition_ + " --dry-run");
 }
 
