@@ -115,3 +115,15 @@ TEST_CASE("a plan runs in its own order, or the transition stops", "[plan]") {
     REQUIRE_FALSE(past.ok());
     CHECK(past.error().message().find("where the plan has no step left") != std::string::npos);
 }
+
+TEST_CASE("every root switch plans the four enter steps and two return steps the code runs", "[plan]") {
+    // transition_enter.cpp and transition_return.cpp begin the switch's
+    // steps by position: aside, place the stub, re-exec, unplace; root in
+    // place, signal the stub.
+    for (RootSwitch kind : {RootSwitch::move, RootSwitch::pivot, RootSwitch::tmpfs}) {
+        const RootSwitcher& sw = switcher_for(kind);
+        CHECK(sw.enter_steps({"/usr/lib/systemd/systemd"}, "/usr/lib/offroot/offroot-init", "x").size() == 4);
+        CHECK(sw.return_steps("").size() == 2);
+        CHECK(sw.enter_steps({"/sbin/init"}, "/usr/lib/offroot/offroot-init", "x")[2].name == "reexec-pid1");
+    }
+}
