@@ -230,7 +230,12 @@ int cmd_enter(bool json, bool dry_run, uint64_t min_free_mib, bool force_network
         return fail(plain_error("refusing to enter, nothing was changed:" + reasons));
     }
     if (!in.from_rootfs) {
-        if (auto busy = refuse_if_busy("enter", report->system.emergency->rootfs_path)) return *busy;
+        // The enter started inside rootfs has no terminal to refuse on.
+        const std::string& rootfs = report->system.emergency->rootfs_path;
+        if (auto busy = refuse_if_busy("enter", rootfs)) return *busy;
+        auto interrupted = refusal_if_interrupted("enter", rootfs);
+        if (!interrupted) return fail(interrupted.error());
+        if (!interrupted->empty()) return fail(plain_error(*interrupted));
         if (auto s = continue_enter_in_rootfs(report->system.emergency->rootfs_path, force_network); !s)
             return fail(s.error());
         out("offroot enter continues inside the emergency environment; this session will be closed.\n"

@@ -109,6 +109,17 @@ Result<std::string> refusal_if_running(const std::string& transition, const std:
     return std::string();
 }
 
+Result<std::string> refusal_if_interrupted(const std::string& transition, const std::string& prefix,
+                                           bool we_hold_the_lock) {
+    auto state = read_transition_state(prefix);
+    if (!state) return state.error();
+    const bool worker_alive = state->running && !we_hold_the_lock;
+    if (worker_alive || (!state->record && state->record_error.empty())) return std::string();
+    return "refusing to " + transition + ": offroot " +
+           (state->record ? describe(*state->record) : state->record_error) +
+           ", was interrupted and never finished; run " + kRecoverCommand + " first";
+}
+
 Result<WorkerExit> run_in_worker(const WorkerSpec& spec, const std::function<int()>& work) {
     if (auto s = make_dir(kStateDir, 0700); !s) return s.error();
     std::optional<TransitionLock> lock;
@@ -126,12 +137,9 @@ Result<WorkerExit> run_in_worker(const WorkerSpec& spec, const std::function<int
     }
     // With the lock held, a record is one that a dead worker left.
     if (!spec.replaces_interrupted) {
-        auto state = read_transition_state();
-        if (!state) return state.error();
-        if (state->record || !state->record_error.empty())
-            return WorkerExit{1, "refusing to " + spec.transition + ": offroot " +
-                                     (state->record ? describe(*state->record) : state->record_error) +
-                                     ", was interrupted and never finished; run " + kRecoverCommand + " first"};
+        auto refusal = refusal_if_interrupted(spec.transition, "", true);
+        if (!refusal) return refusal.error();
+        if (!refusal->empty()) return WorkerExit{1, *refusal};
     }
 
     auto log_out = open_path(spec.log_path, O_WRONLY | O_APPEND | O_CREAT | O_NOCTTY, 0600);

@@ -43,6 +43,12 @@ struct WorkerExit {
 // "refusing to enter: offroot return (pid 412) at step mount-root, started
 // ..., is running" with the way to follow it; empty when none runs.
 Result<std::string> refusal_if_running(const std::string& transition, const std::string& prefix = "");
+// "refusing to enter: offroot enter (...), was interrupted and never
+// finished; run offroot recover first" (exit 1); empty when no record of an
+// interrupted transition is there. `we_hold_the_lock`: the caller took the
+// lock, so any record there is a dead worker's.
+Result<std::string> refusal_if_interrupted(const std::string& transition, const std::string& prefix = "",
+                                           bool we_hold_the_lock = false);
 
 // Takes the lock (or refuses), starts the worker, which records its
 // progress and runs `work` (its return value is the worker's exit code),
