@@ -1,11 +1,15 @@
 // offroot: the admin's command. Parses the command line, runs one command,
 // turns its result into output and an exit code:
 //   0  done / go     1  refused, no-go or failed     2  bad usage
+//   3  another enter or return is running (transitions/transition_worker.hpp)
+//   4  stopped following (Ctrl-C, SIGHUP): the transition goes on
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,9 +23,10 @@
 #include "system/storage.hpp"
 #include "transitions/init_stub.hpp"
 #include "base/json.hpp"
-#include "kernel/mountinfo.hpp"
 #include "transitions/plan.hpp"
 #include "transitions/transition.hpp"
+#include "transitions/transition_worker.hpp"
+#include "system/transition_record.hpp"
 #include "base/version.hpp"
 
 using namespace offroot;
@@ -58,6 +63,8 @@ const char* const kUsage =
     "                             stop services, move PID 1 to RAM, free the disk\n"
     "  return [--root DEVICE] [--fsck] [--dry-run]\n"
     "                             mount the root (or DEVICE) and hand PID 1 back to the real init\n"
+    "  recover                    finish or undo an enter or return whose offroot was killed half-way\n"
+    "                             (offroot status names it)\n"
     "  arm                        the emergency environment now, without a reboot (a tmpfs of its own)\n"
     "  disarm                     stop what offroot arm started\n"
     "\n"
@@ -89,6 +96,12 @@ int cmd_status(bool json) {
     if (!s) return fail(s.error());
     // LVM, dm-crypt, md: assembled, and free once DETACHED.
     auto storage = read_storage_state();
+    // The transition that runs, or the one a crash left half-done. Read
+    // from wherever we run: the record lives in the emergency environment.
+    std::optional<TransitionState> transition;
+    if (s->emergency)
+        if (auto t = read_transition_state(s->emergency->we_run_in_rootfs ? "" : s->emergency->rootfs_path); t)
+            transition = std::move(*t);
     if (json) {
         JsonWriter j;
         j.begin_object().key("state").value(to_string(s->state)).key("explanation").value(s->explanation);
@@ -98,6 +111,18 @@ int cmd_status(bool json) {
         j.key("rootfs_bytes");
         if (s->rootfs_bytes) j.value(*s->rootfs_bytes); else j.null();
         j.key("running_in_rootfs").value(s->emergency && s->emergency->we_run_in_rootfs);
+        j.key("transition");
+        if (transition && transition->record) {
+            const TransitionRecord& r = *transition->record;
+            j.begin_object().key("name").value(r.transition).key("pid").value(static_cast<int64_t>(r.pid))
+                .key("step").value(r.step).key("started").value(r.started)
+                .key("running").value(transition->running).key("interrupted").value(transition->interrupted());
+            j.key("recover");
+            if (transition->interrupted()) j.value(kRecoverCommand); else j.null();
+            j.end_object();
+        } else {
+            j.null();
+        }
         j.key("root_switch");
         if (s->emergency) j.value(to_string(s->emergency->root_switch)); else j.null();
         j.key("storage").begin_array();
@@ -112,6 +137,13 @@ int cmd_status(bool json) {
     }
     out(std::string("offroot status: ") + to_string(s->state) + "\n");
     out(std::string("  ") + s->explanation + "\n");
+    if (transition && transition->running)
+        out("transition running: " + (transition->record ? describe(*transition->record) : std::string("(starting)")) + "\n");
+    if (transition && transition->interrupted())
+        out("transition INTERRUPTED: " + describe(*transition->record) + "; it never finished (its worker died).\n"
+            "  To finish or undo it, run: " + std::string(kRecoverCommand) + "\n");
+    if (transition && !transition->record_error.empty())
+        out("transition record unreadable: " + transition->record_error + "\n");
     out(std::string("PID 1: ") + (s->pid1_exe.empty() ? "?" : s->pid1_exe) + (s->pid1_is_stub ? " (offroot-init)" : "") + "\n");
     if (s->emergency) {
         out(std::string("emergency dropbear: ") + (s->emergency->dropbear ? "pid " + std::to_string(*s->emergency->dropbear) : std::string("not running")) + "\n");
@@ -140,6 +172,24 @@ int cmd_status(bool json) {
     return kExitOk;
 }
 
+// enter and return run in a worker out of reach of this session; this
+// process follows it (transitions/transition_worker.hpp).
+int run_transition(const WorkerSpec& spec, const std::function<int()>& work) {
+    auto exit = run_in_worker(spec, work);
+    if (!exit) return fail(exit.error());
+    if (!exit->message.empty()) err("offroot: " + exit->message + "\n");
+    return exit->code;
+}
+
+// A second enter or return refuses before anything, even the preflight.
+std::optional<int> refuse_if_busy(const std::string& transition, const std::string& prefix = "") {
+    auto refusal = refusal_if_running(transition, prefix);
+    if (!refusal) return fail(refusal.error());
+    if (refusal->empty()) return std::nullopt;
+    err("offroot: " + *refusal + "\n");
+    return kExitBusy;
+}
+
 int cmd_check(bool json, uint64_t min_free_mib, bool force_network) {
     CheckOptions options;
     options.min_free_kib = min_free_mib * 1024;
@@ -150,58 +200,17 @@ int cmd_check(bool json, uint64_t min_free_mib, bool force_network) {
     return report->go() ? kExitOk : kExitRefused;
 }
 
-// The real root's mounts, children first, as mount points inside it: from
-// rootfs, the real root is the mount on top of "/" and its descendants;
-// rootfs' own binds of /dev, /proc... are not part of it, nor is rootfs when
-// it is mounted under the real root (pivot switch).
-std::vector<std::string> real_root_unmount_order(const SystemStatus& status) {
-    auto table = MountTable::read(real_root_view(status).mountinfo);
-    if (!table) return {};
-    const RootSwitcher* switcher = status.emergency ? &status.emergency->switcher() : nullptr;
-    auto is_rootfs_mount = [switcher](const MountEntry& m) {
-        return switcher && switcher->is_environment_mount(m.mount_point);
-    };
-    const MountEntry* root = table->mount_of("/");
-    if (root == nullptr) return {};
-    std::vector<MountEntry> subtree{*root};
-    for (bool grew = true; grew;) {
-        grew = false;
-        for (const auto& m : table->entries()) {
-            bool known = false, parent_known = false;
-            for (const auto& s : subtree) {
-                known = known || s.id == m.id;
-                parent_known = parent_known || s.id == m.parent_id;
-            }
-            if (!known && parent_known && !is_rootfs_mount(m)) {
-                subtree.push_back(m);
-                grew = true;
-            }
-        }
-    }
-    MountTable real(subtree);
-    std::vector<std::string> order;
-    for (const MountEntry* m : real.unmount_order("/")) order.push_back(m->mount_point);
-    return order;
-}
-
 int cmd_enter(bool json, bool dry_run, uint64_t min_free_mib, bool force_network) {
+    if (!dry_run)
+        if (auto busy = refuse_if_busy("enter")) return *busy;
     CheckOptions check_options;
     check_options.min_free_kib = min_free_mib * 1024;
     check_options.force_session_interface = force_network;
     auto report = run_check(check_options);
     if (!report) return fail(report.error());
     const InitInfo* init = &report->init;
-
-    EnterInputs in;
-    in.init = *init;
-    in.root_source = report->root_source;
-    in.root_fs_type = report->root_fs_type;
-    in.from_rootfs = report->system.emergency && report->system.emergency->we_run_in_rootfs;
-    if (report->system.emergency && report->system.emergency->dropbear) in.dropbear_pid = *report->system.emergency->dropbear;
-    in.unmount_order = real_root_unmount_order(report->system);
-    if (report->system.emergency) in.root_switch = report->system.emergency->root_switch;
-    for (const auto& s : report->swaps) in.swaps.push_back(s.name);
-    for (const auto& l : report->loop_devices) in.loop_devices.push_back(l.substr(0, l.find(' ')));
+    // The table enter itself walks (plan.hpp).
+    const EnterInputs in = enter_inputs(*report);
     auto steps = plan_enter(in);
 
     if (dry_run) {
@@ -222,6 +231,12 @@ int cmd_enter(bool json, bool dry_run, uint64_t min_free_mib, bool force_network
         return fail(plain_error("refusing to enter, nothing was changed:" + reasons));
     }
     if (!in.from_rootfs) {
+        // The enter started inside rootfs has no terminal to refuse on.
+        const std::string& rootfs = report->system.emergency->rootfs_path;
+        if (auto busy = refuse_if_busy("enter", rootfs)) return *busy;
+        auto interrupted = refusal_if_interrupted("enter", rootfs);
+        if (!interrupted) return fail(interrupted.error());
+        if (!interrupted->empty()) return fail(plain_error(*interrupted));
         if (auto s = continue_enter_in_rootfs(report->system.emergency->rootfs_path, force_network); !s)
             return fail(s.error());
         out("offroot enter continues inside the emergency environment; this session will be closed.\n"
@@ -231,17 +246,27 @@ int cmd_enter(bool json, bool dry_run, uint64_t min_free_mib, bool force_network
     EnterOptions options;
     options.min_free_kib = min_free_mib * 1024;
     options.force_session_interface = force_network;
-    if (auto s = enter_detached(options); !s) return fail(s.error());
-    return kExitOk;
+    WorkerSpec spec{"enter", {"--min-free", std::to_string(min_free_mib)}, kRamLog};
+    if (force_network) spec.arguments.push_back("--force-network");
+    return run_transition(spec, [options]() {
+        if (auto s = enter_detached(options); !s) return fail(s.error());
+        return kExitOk;
+    });
 }
 
 int cmd_return(bool json, const std::string& root_device, bool fsck, bool dry_run) {
     if (!dry_run) {
+        if (auto busy = refuse_if_busy("return")) return *busy;
         ReturnOptions options;
         options.root_device = root_device;
         options.fsck = fsck;
-        if (auto s = return_to_root(options); !s) return fail(s.error());
-        return kExitOk;
+        WorkerSpec spec{"return", {}, kRamLog};
+        if (!root_device.empty()) spec.arguments = {"--root", root_device};
+        if (fsck) spec.arguments.push_back("--fsck");
+        return run_transition(spec, [options]() {
+            if (auto s = return_to_root(options); !s) return fail(s.error());
+            return kExitOk;
+        });
     }
     auto status = read_system_status();
     if (!status) return fail(status.error());
@@ -256,12 +281,7 @@ int cmd_return(bool json, const std::string& root_device, bool fsck, bool dry_ru
     if (!fs) return fail(fs.error());
     if (auto s = check_device_free(device); !s) return fail(s.error().context("the root device is busy"));
 
-    ReturnInputs in;
-    in.device = device;
-    in.fsck = fsck;
-    if (status->emergency) in.root_switch = status->emergency->root_switch;
-    if (auto init = detect_running_init(); init) in.init = *init;
-    auto steps = plan_return(in);
+    auto steps = plan_return(return_inputs(*status, device, fsck));
     if (json) {
         out(format_plan_json("return", steps));
     } else {
@@ -271,6 +291,40 @@ int cmd_return(bool json, const std::string& root_device, bool fsck, bool dry_ru
     if (status->state != SystemState::detached)
         return fail(plain_error("the system is " + to_string(status->state) + ", not DETACHED: nothing to return from"));
     return kExitOk;
+}
+
+// An enter or return whose worker died: finished or undone by a worker of
+// its own, which takes over the record (a recover that dies is recovered
+// by running recover again: its record keeps the original's name and step).
+int cmd_recover() {
+    auto status = read_system_status();
+    if (!status) return fail(status.error());
+    if (status->emergency && !status->emergency->we_run_in_rootfs)
+        return fail(plain_error("offroot recover runs in the emergency environment",
+                                "ssh -p 1022 root@this-host, then offroot recover"));
+    if (auto busy = refuse_if_busy("recover")) return *busy;
+    auto state = read_transition_state();
+    if (!state) return fail(state.error());
+    if (!state->record_error.empty())
+        return fail(plain_error(state->record_error, "read " + std::string(kRamLog) + ", then remove " +
+                                                         kTransitionRecord + " once the system is as it should be"));
+    if (!state->record) {
+        out("offroot recover: no interrupted transition, nothing to do\n");
+        return kExitOk;
+    }
+    TransitionRecord interrupted = *state->record;
+    if (interrupted.transition == "recover" && interrupted.arguments.size() >= 2) {
+        const std::vector<std::string> args = interrupted.arguments;
+        interrupted.transition = args[0];
+        interrupted.step = args[1];
+        interrupted.arguments.assign(args.begin() + 2, args.end());
+    }
+    WorkerSpec spec{"recover", {interrupted.transition, interrupted.step}, kRamLog, true};
+    spec.arguments.insert(spec.arguments.end(), interrupted.arguments.begin(), interrupted.arguments.end());
+    return run_transition(spec, [interrupted]() {
+        if (auto s = recover_transition(interrupted); !s) return fail(s.error());
+        return kExitOk;
+    });
 }
 
 // arm and disarm are shell, shared with the generators' hooks: they copy
@@ -330,7 +384,7 @@ std::vector<OptionSpec> options_of(const std::string& command) {
 }
 
 bool command_is_known(const std::string& c) {
-    return c == "status" || c == "check" || c == "enter" || c == "return" || c == "arm" || c == "disarm" ||
+    return c == "status" || c == "check" || c == "enter" || c == "return" || c == "recover" || c == "arm" || c == "disarm" ||
            c == "watch-sshd";
 }
 
@@ -369,6 +423,7 @@ int main(int argc, char** argv) {
         return usage_error(command + ": the argument ('" + v + "') for option '--min-free' is invalid");
 
     if (command == "status") return cmd_status(json);
+    if (command == "recover") return cmd_recover();
     if (command == "arm" || command == "disarm") return cmd_arm(command);
     if (command == "watch-sshd") {
         // Started by start-dropbear and offroot arm; the watcher itself runs

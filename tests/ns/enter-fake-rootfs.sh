@@ -35,6 +35,7 @@ fi
 install_busybox "$r/tests/bb"
 ldd "$busybox" 2>/dev/null | grep -o '/[^ ]*' > "$r/tests/busybox.libs" || true
 cp "$bin_dir/ns-fake-init" "$r/tests/fake-init"
+cp "$bin_dir/ns-transition-driver" "$r/tests/transition-driver"
 cp "$tests/scenarios/"*.sh "$tests/in-namespace.sh" "$r/tests/"
 cp "$tests/../../hooks/start-dropbear" "$r/tests/start-dropbear"
 # start-dropbear sources it from where the hook puts it in the image.

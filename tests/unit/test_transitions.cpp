@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "base/log.hpp"
 #include "kernel/network.hpp"
 #include "transitions/plan.hpp"
 #include "system/services.hpp"
@@ -54,6 +55,7 @@ TEST_CASE("the enter plan: every step has an undo, in the order enter runs them"
     in.from_rootfs = true;
     in.unmount_order = {"/boot", "/"};
     in.swaps = {"/swapfile"};
+    in.loop_devices = {"/dev/loop0"};
     auto steps = plan_enter(in);
     std::vector<std::string> names;
     for (const auto& s : steps) {
@@ -62,11 +64,19 @@ TEST_CASE("the enter plan: every step has an undo, in the order enter runs them"
     }
     CHECK(names == std::vector<std::string>{"preflight", "snapshot-network", "hold-dhcp-leases", "bring-tools", "stop-services", "move-root-aside",
                                             "bind-stub", "reexec-pid1", "unbind-stub", "kill-leftovers",
-                                            "restore-network", "swapoff", "unmount", "unmount", "verify-free"});
+                                            "restore-network", "swapoff", "unmount-submounts", "detach-loop",
+                                            "unmount-root", "verify-free"});
     auto at = [&names](const char* name) { return std::find(names.begin(), names.end(), name) - names.begin(); };
     CHECK(steps[at("bind-stub")].action == "bind /usr/lib/offroot/offroot-init over /usr/lib/systemd/systemd");
-    CHECK(steps[at("unmount")].action.find("umount /root/boot") == 0);
-    CHECK(steps[at("unmount") + 1].action.find("umount /root ") == 0);
+    CHECK(steps[at("unmount-submounts")].action.find("what is mounted under the root: /root/boot (") !=
+          std::string::npos);
+    CHECK(steps[at("unmount-root")].action.find("umount /root ") == 0);
+    // What the code undoes, and nothing it does not (issue 10): swapon
+    // again; no remount, no losetup.
+    CHECK(steps[at("swapoff")].undo == "swapon /swapfile again");
+    CHECK(steps[at("detach-loop")].undo.find("none") == 0);
+    CHECK(steps[at("unmount-submounts")].undo.find("none of its own") == 0);
+    CHECK(steps[at("unmount-root")].undo.find("none") == 0);
 
     in.from_rootfs = false;
     in.dropbear_pid = 138;
@@ -78,9 +88,42 @@ TEST_CASE("the return plan checks the device before anything changes", "[plan]")
     in.device = "/dev/vdb";
     in.fsck = true;
     auto steps = plan_return(in);
-    REQUIRE(steps.size() == 8);
+    REQUIRE(steps.size() == 9);
     CHECK(steps[0].name == "check-device");
     CHECK(steps[1].name == "fsck");
     CHECK(steps[2].action == "mount /dev/vdb read-only on /root, as the initramfs does");
-    CHECK(steps[4].action == "mount --move /root /");
+    CHECK(steps[3].name == "check-root");
+    CHECK(steps[5].action == "mount --move /root /");
+}
+
+TEST_CASE("a plan runs in its own order, or the transition stops", "[plan]") {
+    configure_log(LogSinks{.to_stderr = false, .to_kmsg = false, .ram_log = "", .tag = "offroot"});  // the steps' lines: not this test's output
+    std::vector<Step> steps{{"one", "do one", "none"}, {"two", "do two", "none"}};
+    PlanRun run("enter", steps);
+    REQUIRE(run.begin("one").ok());
+    auto drifted = run.begin("three");
+    REQUIRE_FALSE(drifted.ok());
+    CHECK(drifted.error().message() ==
+          "enter and its plan disagree: it runs three where the plan has two; a bug in offroot: report it with "
+          "offroot enter --dry-run");
+    auto early = run.finish();
+    REQUIRE_FALSE(early.ok());
+    CHECK(early.error().message().find("it ended before step two of the plan") != std::string::npos);
+    REQUIRE(run.begin("two").ok());
+    CHECK(run.finish().ok());
+    auto past = run.begin("two");
+    REQUIRE_FALSE(past.ok());
+    CHECK(past.error().message().find("where the plan has no step left") != std::string::npos);
+}
+
+TEST_CASE("every root switch plans the four enter steps and two return steps the code runs", "[plan]") {
+    // transition_enter.cpp and transition_return.cpp begin the switch's
+    // steps by position: aside, place the stub, re-exec, unplace; root in
+    // place, signal the stub.
+    for (RootSwitch kind : {RootSwitch::move, RootSwitch::pivot, RootSwitch::tmpfs}) {
+        const RootSwitcher& sw = switcher_for(kind);
+        CHECK(sw.enter_steps({"/usr/lib/systemd/systemd"}, "/usr/lib/offroot/offroot-init", "x").size() == 4);
+        CHECK(sw.return_steps("").size() == 2);
+        CHECK(sw.enter_steps({"/sbin/init"}, "/usr/lib/offroot/offroot-init", "x")[2].name == "reexec-pid1");
+    }
 }

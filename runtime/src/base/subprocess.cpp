@@ -51,6 +51,14 @@ Result<CommandResult> run_command(const Command& command) {
         sigset_t none;
         ::sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        // An ignored signal stays ignored across exec: the transitions'
+        // worker ignores these (transition_worker.hpp), and the rc scripts,
+        // the daemons they start and the DHCP clients must not inherit that
+        // (a daemon started with SIGHUP or SIGPIPE ignored behaves otherwise).
+        struct sigaction default_action {};
+        default_action.sa_handler = SIG_DFL;
+        for (int sig : {SIGHUP, SIGPIPE, SIGINT, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU})
+            ::sigaction(sig, &default_action, nullptr);
         ::execvpe(argv[0], argv.data(), envp.data());
         ::_exit(127);
     }

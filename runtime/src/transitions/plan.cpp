@@ -1,10 +1,77 @@
 #include "transitions/plan.hpp"
 
-#include "system/emergency.hpp"
+#include <cstdio>
+
+#include "base/clock.hpp"
 #include "base/files.hpp"
 #include "base/json.hpp"
+#include "base/log.hpp"
+#include "kernel/mountinfo.hpp"
+#include "system/emergency.hpp"
+#include "system/transition_record.hpp"
 
 namespace offroot {
+
+namespace {
+
+// The real root's mounts, children first, as mount points inside it: from
+// rootfs, the real root is the mount on top of "/" and its descendants;
+// rootfs' own binds of /dev, /proc... are not part of it, nor is rootfs when
+// it is mounted under the real root (pivot switch).
+std::vector<std::string> real_root_unmount_order(const SystemStatus& status) {
+    auto table = MountTable::read(real_root_view(status).mountinfo);
+    if (!table) return {};
+    const RootSwitcher* switcher = status.emergency ? &status.emergency->switcher() : nullptr;
+    auto is_rootfs_mount = [switcher](const MountEntry& m) {
+        return switcher && switcher->is_environment_mount(m.mount_point);
+    };
+    const MountEntry* root = table->mount_of("/");
+    if (root == nullptr) return {};
+    std::vector<MountEntry> subtree{*root};
+    for (bool grew = true; grew;) {
+        grew = false;
+        for (const auto& m : table->entries()) {
+            bool known = false, parent_known = false;
+            for (const auto& s : subtree) {
+                known = known || s.id == m.id;
+                parent_known = parent_known || s.id == m.parent_id;
+            }
+            if (!known && parent_known && !is_rootfs_mount(m)) {
+                subtree.push_back(m);
+                grew = true;
+            }
+        }
+    }
+    MountTable real(subtree);
+    std::vector<std::string> order;
+    for (const MountEntry* m : real.unmount_order("/")) order.push_back(m->mount_point);
+    return order;
+}
+
+}  // namespace
+
+EnterInputs enter_inputs(const CheckReport& report) {
+    EnterInputs in;
+    in.init = report.init;
+    in.root_source = report.root_source;
+    in.root_fs_type = report.root_fs_type;
+    in.from_rootfs = report.system.emergency && report.system.emergency->we_run_in_rootfs;
+    if (report.system.emergency && report.system.emergency->dropbear) in.dropbear_pid = *report.system.emergency->dropbear;
+    in.unmount_order = real_root_unmount_order(report.system);
+    if (report.system.emergency) in.root_switch = report.system.emergency->root_switch;
+    for (const auto& s : report.swaps) in.swaps.push_back(s.name);
+    for (const auto& l : report.loop_devices) in.loop_devices.push_back(l.substr(0, l.find(' ')));
+    return in;
+}
+
+ReturnInputs return_inputs(const SystemStatus& status, const std::string& device, bool fsck) {
+    ReturnInputs in;
+    in.device = device;
+    in.fsck = fsck;
+    if (status.emergency) in.root_switch = status.emergency->root_switch;
+    if (auto init = detect_running_init(); init) in.init = *init;
+    return in;
+}
 
 std::vector<Step> plan_enter(const EnterInputs& in) {
     std::vector<Step> s;
@@ -50,19 +117,31 @@ std::vector<Step> plan_enter(const EnterInputs& in) {
     s.push_back({"kill-leftovers",
                  "SIGTERM what still runs from the disk, wait up to 10 s, SIGKILL; never the emergency environment "
                  "or kernel threads",
-                 "services are started again on return"});
+                 "none of its own: the real init starts the services again when it boots (the undo of reexec-pid1, "
+                 "or return)"});
     s.push_back({"restore-network",
                  "systemd-networkd and NetworkManager got SIGKILL above (no release, no flush); re-add the up state of links, "
                  "sysctls, addresses, routes and rules that went away; make every lifetime infinite (no lease "
                  "runs out while DETACHED); then verify the default routes and the route to the address of the admin "
                  "(SSH_CONNECTION), and undo enter if one is missing",
                  "give the lifetimes back (at least 300 s), then the undo of replace-pid1"});
-    for (const auto& sw : in.swaps) s.push_back({"swapoff", "swapoff " + sw, "swapon " + sw});
-    for (const auto& l : in.loop_devices) s.push_back({"detach-loop", "losetup -d " + l, "losetup again"});
+    // Freeing the disk, in the order enter does it: the swap (a swap file
+    // lives on a filesystem), what is mounted under the root (a loop
+    // device's file may be there), the loop devices, the root itself.
+    for (const auto& sw : in.swaps) s.push_back({"swapoff", "swapoff " + sw, "swapon " + sw + " again"});
+    std::string submounts;
     for (const auto& m : in.unmount_order)
-        s.push_back({"unmount", "umount /root" + (m == "/" ? std::string() : m) +
-                                     " (bounded retries; names the processes still holding it)",
-                     "mount it again"});
+        if (m != "/") submounts += " /root" + m;
+    s.push_back({"unmount-submounts",
+                 "umount, children first, what is mounted under the root:" +
+                     (submounts.empty() ? std::string(" nothing now") : submounts) +
+                     " (bounded retries; names the processes still holding one)",
+                 "none of its own: the undo of reexec-pid1 puts the root back with what is still mounted on it, and "
+                 "the real init mounts the rest from fstab as it boots"});
+    for (const auto& l : in.loop_devices)
+        s.push_back({"detach-loop", "losetup -d " + l, "none: the loop device stays detached (losetup attaches it again)"});
+    s.push_back({"unmount-root", "umount /root (bounded retries; names the processes still holding it)",
+                 "none: with the root unmounted enter is done, whatever follows; the way back is offroot return"});
     s.push_back({"verify-free", "open " + (in.root_source.empty() ? std::string("the root device") : in.root_source) +
                                     " with O_EXCL: the disk is free",
                  "changes nothing"});
@@ -76,6 +155,10 @@ std::vector<Step> plan_return(const ReturnInputs& in) {
                  "changes nothing"});
     if (in.fsck) s.push_back({"fsck", "fsck -a " + in.device + "; stop on uncorrected errors", "changes nothing"});
     s.push_back({"mount-root", "mount " + in.device + " read-only on /root, as the initramfs does", "unmount it"});
+    s.push_back({"check-root",
+                 "the init the kernel command line names starts from it (its loader and libraries are there), and its "
+                 "fstab mounts / from " + in.device + "; else stop, still DETACHED",
+                 "changes nothing"});
     s.push_back({"give-kernel-filesystems", "bind /dev (with /dev/pts), /proc, /sys into /root; a fresh tmpfs on /root/run",
                  "unmount them"});
     const std::string init_kind =
@@ -88,6 +171,36 @@ std::vector<Step> plan_return(const ReturnInputs& in) {
                  "none"});
     s.push_back({"wait-for-sshd", "wait until sshd answers on port 22", "none"});
     return s;
+}
+
+PlanRun::PlanRun(std::string transition, std::vector<Step> steps)
+    : transition_(std::move(transition)), steps_(std::move(steps)) {}
+
+Status PlanRun::begin(const std::string& name) {
+    if (next_ >= steps_.size() || steps_[next_].name != name)
+        return plain_error(transition_ + " and its plan disagree: it runs " + name + " where the plan has " +
+                               (next_ < steps_.size() ? steps_[next_].name : std::string("no step left")),
+                           "a bug in offroot: report it with offroot " + transition_ + " --dry-run");
+    const Step& step = steps_[next_++];
+    note_transition_step(step.name);
+    started_ = monotonic_seconds();
+    log_info(transition_ + ": " + std::to_string(next_) + "/" + std::to_string(steps_.size()) + " " + step.name + ": " +
+             step.action);
+    return {};
+}
+
+double PlanRun::done() {
+    const double took = monotonic_seconds() - started_;
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f s", took);
+    if (next_ > 0) log_info(transition_ + ": " + steps_[next_ - 1].name + " done in " + buf);
+    return took;
+}
+
+Status PlanRun::finish() const {
+    if (next_ == steps_.size()) return {};
+    return plain_error(transition_ + " and its plan disagree: it ended before step " + steps_[next_].name + " of the plan",
+                       "a bug in offroot: report it with offroot " + transition_ + " --dry-run");
 }
 
 std::string format_plan_human(const std::string& title, const std::vector<Step>& steps) {

@@ -1,6 +1,7 @@
 // The enter and return plans: every step that changes the system, what it
-// does and how it is undone. `--dry-run` prints them; running them is the
-// emergency cycle's (issue 4).
+// does and how it is undone. One table for both uses: `--dry-run` prints
+// it, and enter and return walk it as they run (PlanRun), so a step the
+// code runs is a step the plan shows, in the same order, by the same name.
 #pragma once
 
 #include <optional>
@@ -10,6 +11,7 @@
 #include "base/result.hpp"
 #include "base/step.hpp"
 #include "switches/root_switch.hpp"
+#include "system/holders.hpp"
 #include "system/init_system.hpp"
 
 namespace offroot {
@@ -34,8 +36,35 @@ struct ReturnInputs {
     RootSwitch root_switch = RootSwitch::move;
 };
 
+// From the preflight's report, as both `enter --dry-run` and enter use it.
+EnterInputs enter_inputs(const CheckReport& report);
+// For the return onto `device`.
+ReturnInputs return_inputs(const SystemStatus& status, const std::string& device, bool fsck);
+
 std::vector<Step> plan_enter(const EnterInputs& in);
 std::vector<Step> plan_return(const ReturnInputs& in);
+
+// A plan as it runs: the transition announces each step as it starts it,
+// by name; the name must be the plan's next one, or the code and its plan
+// have drifted apart and the transition stops (and undoes itself) there.
+// Each step is logged with its number and the plan's action text, and
+// recorded for `offroot status` (system/transition_record.hpp).
+class PlanRun {
+public:
+    PlanRun(std::string transition, std::vector<Step> steps);
+    Status begin(const std::string& name);
+    // Logs the current step's time and returns it, in seconds.
+    double done();
+    // Every step of the plan has begun.
+    Status finish() const;
+    const std::vector<Step>& steps() const { return steps_; }
+
+private:
+    std::string transition_;
+    std::vector<Step> steps_;
+    size_t next_ = 0;
+    double started_ = 0;
+};
 
 std::string format_plan_human(const std::string& title, const std::vector<Step>& steps);
 std::string format_plan_json(const std::string& command, const std::vector<Step>& steps);

@@ -1,9 +1,11 @@
 // The two state transitions, each in one place:
 //   enter:  NORMAL   -> DETACHED   (transition_enter.cpp)
 //   return: DETACHED -> NORMAL     (transition_return.cpp)
-// Both run inside rootfs (the 1022 session), log every step to stderr,
-// /dev/kmsg and /var/lib/offroot/log, and undo what they did when a step
-// fails.
+// Both run inside rootfs (the 1022 session), in a worker detached from the
+// admin's session (transition_worker.hpp) whose stderr is
+// /var/lib/offroot/log; they log every step there and to /dev/kmsg, record
+// it for `offroot status` (system/transition_record.hpp), and undo what
+// they did when a step fails.
 #pragma once
 
 #include <cstdint>
@@ -57,6 +59,12 @@ Status fsck_verdict(const std::string& command, int exit_status, const std::stri
 
 Status enter_detached(const EnterOptions& options);
 Status return_to_root(const ReturnOptions& options);
+
+struct TransitionRecord;
+// offroot recover: the transition `interrupted` (its record, left by a
+// worker that died) finished or undone; transition_recover.cpp says which
+// cases are covered.
+Status recover_transition(const TransitionRecord& interrupted);
 
 // From a normal session: start `offroot enter` inside rootfs, detached from
 // this session (which is about to end), and return.

@@ -27,6 +27,7 @@
 #include "kernel/mountinfo.hpp"
 #include "kernel/network.hpp"
 #include "transitions/network_steps.hpp"
+#include "transitions/plan.hpp"
 #include "kernel/processes.hpp"
 #include "switches/root_switch.hpp"
 #include "system/services.hpp"
@@ -150,23 +151,11 @@ std::string tool_names(const ToolPlan& plan) {
     return out.empty() ? "none" : out;
 }
 
-struct TimedStep {
-    const char* name;
-    double started = monotonic_seconds();
-    explicit TimedStep(const char* n) : name(n) { log_info("enter: " + std::string(name) + "..."); }
-    double done() const {
-        double took = monotonic_seconds() - started;
-        log_info("enter: " + std::string(name) + " done in " + seconds_text(took));
-        return took;
-    }
-};
-
 }  // namespace
 
 Status enter_detached(const EnterOptions& options) {
     const double t0 = monotonic_seconds();
     if (auto s = make_dir(kStateDir, 0700); !s) return s;
-    configure_log(LogSinks{.to_stderr = true, .to_kmsg = true, .ram_log = kRamLog, .tag = "offroot"});
 
     // --- preflight: changes nothing, refuses with the reasons.
     CheckOptions check_options;
@@ -182,6 +171,9 @@ Status enter_detached(const EnterOptions& options) {
     if (!report->system.emergency || !report->system.emergency->we_run_in_rootfs)
         return plain_error("offroot enter runs in the emergency environment", "ssh -p 1022 root@this-host, then offroot enter");
     const InitInfo init = report->init;
+    // The plan --dry-run prints is the table this run walks (plan.hpp).
+    PlanRun run("enter", plan_enter(enter_inputs(*report)));
+    if (auto s = run.begin("preflight"); !s) return s;
     const auto cmdline = KernelCmdline::read("/proc/cmdline");
     const std::string rootflags = cmdline ? cmdline->value("rootflags").value_or("") : std::string();
     DetachRecord record{report->root_source, report->root_fs_type, to_string(init.kind), init.binary,
@@ -202,7 +194,7 @@ Status enter_detached(const EnterOptions& options) {
     log_info("enter: root switch " + to_string(root_switch.kind()));
 
     // --- the network, as the kernel has it now.
-    TimedStep net_step("snapshot-network");
+    if (auto s = run.begin("snapshot-network"); !s) return s;
     auto network = snapshot_network_step(kNetworkRecord);
     if (!network) return network.error();
     // Name resolution for the tools of the 1022 session once resolved and
@@ -214,25 +206,25 @@ Status enter_detached(const EnterOptions& options) {
             log_warning("keeping the DNS servers: " + s.error().message());
         break;
     }
-    net_step.done();
+    run.done();
 
     // --- the DHCP clients, before any stop logic can release their leases.
-    TimedStep dhcp_step("hold-dhcp-leases");
+    if (auto s = run.begin("hold-dhcp-leases"); !s) return s;
     if (auto s = hold_dhcp_leases_step(*network, kNetworkRecord, real_root.root(), undo); !s) return s;
-    dhcp_step.done();
+    run.done();
 
     // --- the admin's tools into RAM, while the root is there to copy from.
-    TimedStep tools_step("bring-tools");
+    if (auto s = run.begin("bring-tools"); !s) return s;
     auto brought = bring_tools(report->tools, real_root.root());
     if (!brought) return brought.error();
     undo.push("bring-tools", []() { return remove_tools(); });
     for (const auto& w : *brought) log_warning("enter: tool: " + w);
     log_info("enter: " + std::to_string(report->tools.commands.size()) + " tools in RAM (" +
              std::to_string(report->tools_kib) + " KiB): " + tool_names(report->tools));
-    tools_step.done();
+    run.done();
 
     // --- the services, stopped by the init system itself.
-    TimedStep services_step("stop-services");
+    if (auto s = run.begin("stop-services"); !s) return s;
     auto stopped = stop_services(init, real_root.root());
     if (!stopped) return stopped.error().context("stopping the services");
     undo.push("stop-services", [init, real_root]() -> Status {
@@ -240,22 +232,28 @@ Status enter_detached(const EnterOptions& options) {
         if (!r) return r.error();
         return {};
     });
-    const double services_seconds = services_step.done();
+    const double services_seconds = run.done();
 
     // --- the real root aside, into <environment>:/root.
     const std::string stub_path = std::string(kRootfsLibDir) + "/" + kInitStubName;
     auto stub = stat_path(stub_path);
     if (!stub) return stub.error();
-    {
-        TimedStep aside_step("put-root-aside");
-        if (auto s = root_switch.put_real_root_aside(real_root, undo); !s) return s;
-        aside_step.done();
-    }
+    // The switch's four steps, by the names its plan gives them: the root
+    // aside, the stub placed, PID 1 re-executed, the placement removed.
+    const auto switch_steps = root_switch.enter_steps(reexec_paths(init), stub_path, init.reexec_command);
+    if (switch_steps.size() != 4)
+        return plain_error("enter and its plan disagree: the root switch plans " + std::to_string(switch_steps.size()) +
+                           " steps, enter runs 4");
+    if (auto s = run.begin(switch_steps[0].name); !s) return s;
+    if (auto s = root_switch.put_real_root_aside(real_root, undo); !s) return s;
+    run.done();
 
     // --- PID 1 becomes the stub by re-executing.
-    TimedStep stub_step("replace-pid1");
+    if (auto s = run.begin(switch_steps[1].name); !s) return s;
     UndoStack stub_placement;
     if (auto s = root_switch.lead_pid1_to_stub(reexec_paths(init), stub_path, stub_placement); !s) return s;
+    run.done();
+    if (auto s = run.begin(switch_steps[2].name); !s) return s;
     // On failure below, stub_placement (declared after undo) is rolled
     // back first, then the switch.
     if (auto s = request_reexec(init, aside); !s) return s.error().context("asking PID 1 to re-execute");
@@ -272,12 +270,14 @@ Status enter_detached(const EnterOptions& options) {
         if (::kill(1, SIGUSR1) != 0) return sys_error("kill(1, SIGUSR1)");
         return remove_tools();
     });
+    run.done();
     // The stub runs from its own file now; what led PID 1 to it goes.
+    if (auto s = run.begin(switch_steps[3].name); !s) return s;
     if (!stub_placement.rollback()) log_warning("could not remove all that led PID 1 to the stub (logged above)");
-    stub_step.done();
+    run.done();
 
     // --- what still runs from the disk: TERM, bounded wait, KILL.
-    TimedStep kill_step("kill-leftovers");
+    if (auto s = run.begin("kill-leftovers"); !s) return s;
     auto env = find_emergency_environment();
     if (!env || !*env) return plain_error("the emergency environment vanished");
     auto processes = scan_processes(ScanOptions{.proc = "/proc", .with_files = false});
@@ -324,22 +324,30 @@ Status enter_detached(const EnterOptions& options) {
         for (pid_t pid : left) names += " " + std::to_string(pid);
         return plain_error("processes survived SIGKILL (stuck in the kernel?):" + names);
     }
-    kill_step.done();
+    run.done();
 
-    TimedStep restore_step("restore-network");
+    if (auto s = run.begin("restore-network"); !s) return s;
     // A network that did not come back undoes enter: the admin would be
     // left with a detached host out of reach.
     if (auto s = restore_network_step(*network, admin_peer(), undo); !s)
         return s.error().context("the network is not as it was before enter, undoing enter");
-    restore_step.done();
+    run.done();
 
-    // --- swap and loop devices on the disk, then every mount, children first.
-    TimedStep free_step("free-the-disk");
+    // --- swap and loop devices on the disk, then every mount, children
+    // first, in the plan's order.
     for (const auto& sw : report->swaps) {
+        if (auto s = run.begin("swapoff"); !s) return s;
         const std::string path = sw.name.rfind("/dev/", 0) == 0 ? sw.name : aside + sw.name;
         if (::swapoff(path.c_str()) != 0) return sys_error("swapoff(" + quoted(path) + ")");
+        // Undone before the root goes back (newest first): a swap file is
+        // still reachable at the same path then.
+        undo.push("swapoff " + path, [path]() -> Status {
+            if (::swapon(path.c_str(), 0) != 0) return sys_error("swapon(" + quoted(path) + ", 0)");
+            return {};
+        });
         log_info("enter: swapoff " + path);
     }
+    if (auto s = run.begin("unmount-submounts"); !s) return s;
     auto table = MountTable::read(root_switch.pid1_mountinfo());
     if (!table) return table.error();
     std::vector<const MountEntry*> order = table->unmount_order("/root");
@@ -347,22 +355,29 @@ Status enter_detached(const EnterOptions& options) {
         if (m->mount_point == "/root") continue;
         if (auto s = unmount_one(*m, rootfs); !s) return s.error();
     }
+    run.done();
     for (const auto& l : report->loop_devices) {
+        if (auto s = run.begin("detach-loop"); !s) return s;
         const std::string dev = l.substr(0, l.find(' '));
         auto fd = open_path(dev, O_RDONLY);
         if (!fd) return fd.error();
         if (::ioctl(fd->get(), LOOP_CLR_FD, 0) != 0) return sys_error("ioctl(" + quoted(dev) + ", LOOP_CLR_FD)");
         log_info("enter: detached " + dev);
     }
+    if (auto s = run.begin("unmount-root"); !s) return s;
     for (const MountEntry* m : order) {
         if (m->mount_point != "/root") continue;
         if (auto s = unmount_one(*m, rootfs); !s) return s.error();
     }
+    // With the root unmounted nothing can be put back: the way back is
+    // offroot return, as the plan says.
+    undo.commit();
+    run.done();
+    if (auto s = run.begin("verify-free"); !s) return s;
     if (auto s = check_device_free(record.root_device); !s)
         return s.error().context(record.root_device + " is still in use after every mount went away");
-    const double free_seconds = free_step.done();
-    (void)free_seconds;
-    undo.commit();
+    run.done();
+    if (auto s = run.finish(); !s) return s;
 
     const double total = monotonic_seconds() - t0;
     log_info("DETACHED: " + record.root_device + " is free, " + seconds_text(total) + " after offroot enter (services " +

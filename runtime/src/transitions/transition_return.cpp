@@ -25,6 +25,7 @@
 #include "switches/root_switch.hpp"
 #include "base/subprocess.hpp"
 #include "transitions/network_steps.hpp"
+#include "transitions/plan.hpp"
 #include "transitions/transition.hpp"
 #include "base/undo.hpp"
 
@@ -89,7 +90,6 @@ Status run_fsck(const std::string& device, const std::string& fs_type) {
 
 Status return_to_root(const ReturnOptions& options) {
     const double t0 = monotonic_seconds();
-    configure_log(LogSinks{.to_stderr = true, .to_kmsg = true, .ram_log = kRamLog, .tag = "offroot"});
 
     auto status = read_system_status();
     if (!status) return status.error();
@@ -106,14 +106,19 @@ Status return_to_root(const ReturnOptions& options) {
         if (!record) return record.error().context("no --root given, and the root enter took away is unknown");
         device = record->root_device;
     }
+    // The plan --dry-run prints is the table this run walks (plan.hpp).
+    PlanRun plan("return", plan_return(return_inputs(*status, device, options.fsck)));
     // Everything that can refuse does so before anything changes.
+    if (auto s = plan.begin("check-device"); !s) return s;
     if (auto s = check_block_device(device); !s) return s;
     auto probed = probe_filesystem(device);
     if (!probed) return probed.error();
     fs_type = *probed;
     if (auto s = check_device_free(device); !s) return s.error().context(device + " is in use");
-    if (options.fsck)
+    if (options.fsck) {
+        if (auto s = plan.begin("fsck"); !s) return s;
         if (auto s = run_fsck(device, fs_type); !s) return s;
+    }
 
     // PID 1 (the stub) lives in rootfs; the root is mounted at rootfs:/root
     // as PID 1 sees it (our sessions' bind of rootfs under the pivot switch
@@ -122,6 +127,7 @@ Status return_to_root(const ReturnOptions& options) {
     const std::string root_dir = root_switch.pid1_environment_prefix() + "/root";
 
     UndoStack undo;
+    if (auto s = plan.begin("mount-root"); !s) return s;
     if (auto s = make_dir("/root", 0700); !s) return s;
     // Read-only, as the initramfs mounts it: the init remounts it per fstab.
     // With the options it had when it is the root enter took away (its
@@ -132,6 +138,7 @@ Status return_to_root(const ReturnOptions& options) {
     undo.push("mount-root", [root_dir]() { return unmount(root_dir, 0); });
     log_info("return: mounted " + device + " (" + fs_type + (data.empty() ? "" : ", " + data) + ") on /root");
 
+    if (auto s = plan.begin("check-root"); !s) return s;
     // The init the stub will exec, as the kernel command line names it:
     // one that cannot start leaves PID 1 with nothing to run. Refused here,
     // the mounts go and the system stays DETACHED.
@@ -145,6 +152,7 @@ Status return_to_root(const ReturnOptions& options) {
         log_info("return: " + init + " and what it loads are in " + device);
     }
 
+    if (auto s = plan.begin("give-kernel-filesystems"); !s) return s;
     struct Bind {
         const char* source;
         const char* target;
@@ -173,7 +181,14 @@ Status return_to_root(const ReturnOptions& options) {
                 log_warning("copying the dropbear pidfile: " + s.error().message());
     }
 
+    // The switch's own steps, by the names its plan gives them.
+    const auto switch_steps = root_switch.return_steps("");
+    if (switch_steps.size() != 2)
+        return plain_error("return and its plan disagree: the root switch plans " + std::to_string(switch_steps.size()) +
+                           " steps, return runs 2");
+    if (auto s = plan.begin(switch_steps[0].name); !s) return s;
     if (auto s = root_switch.put_root_in_place(undo); !s) return s;
+    if (auto s = plan.begin(switch_steps[1].name); !s) return s;
 
     auto stub = stat_path(std::string(kRootfsLibDir) + "/" + kInitStubName);
     if (::kill(1, SIGUSR1) != 0) return sys_error("kill(1, SIGUSR1)");
@@ -190,11 +205,15 @@ Status return_to_root(const ReturnOptions& options) {
     if (auto s = remove_tools(); !s) log_warning("removing the tools enter brought into RAM: " + s.error().message());
     // The init's own network configuration is in charge from here: the
     // lifetimes enter made infinite run again, for its clients to renew.
+    if (auto s = plan.begin("thaw-network"); !s) log_warning(s.error().message());
     thaw_network_step(kNetworkRecord);
     ::unlink(kNetworkRecord);
     log_info("return: PID 1 is the real init again, " + std::to_string(monotonic_seconds() - t0).substr(0, 4) +
              " s after offroot return");
 
+    // Past the hand-over nothing may fail the return: a drift is a warning.
+    if (auto s = plan.begin("wait-for-sshd"); !s) log_warning(s.error().message());
+    if (auto s = plan.finish(); !s) log_warning(s.error().message());
     const double deadline = monotonic_seconds() + options.sshd_wait_seconds;
     while (monotonic_seconds() < deadline && !sshd_answers()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
     if (!sshd_answers()) {

@@ -62,7 +62,7 @@ check "the plan knows the init system" sh -c "echo '$plan' | grep -q '(init: sys
 check "the plan re-executes it with telinit u" sh -c "echo '$plan' | grep -q 'reexec-pid1: telinit u'"
 check "the plan binds the stub over PID 1's binary" sh -c "echo '$plan' | grep -q 'bind-stub: bind /usr/lib/offroot/offroot-init over /sbin/init'"
 check "the plan unmounts /root/run before the root" sh -c \
-    "echo '$plan' | grep -n 'umount /root' | grep -B100 'umount /root (bounded' | grep -q 'umount /root/run'"
+    "echo '$plan' | grep -A100 'unmount-submounts: .* /root/run' | grep -q 'unmount-root: umount /root (bounded'"
 refused=$(chroot "$door" /usr/lib/offroot/offroot enter --min-free 100000000 2>&1)
 rc=$?
 check_eq "enter with too little RAM: refused" 1 "$rc"
