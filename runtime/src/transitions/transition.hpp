@@ -17,6 +17,9 @@ inline constexpr const char* kStateDir = "/var/lib/offroot";
 inline constexpr const char* kRamLog = "/var/lib/offroot/log";
 inline constexpr const char* kDetachRecord = "/var/lib/offroot/detached";
 inline constexpr const char* kNetworkRecord = "/var/lib/offroot/network";
+// The device-mapper devices enter kept from their deferred removal, for
+// return to mark again.
+inline constexpr const char* kDmHeldRecord = "/var/lib/offroot/dm-held";
 
 // What enter leaves for return: the root it took away and the init it
 // replaced.

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "kernel/block_device.hpp"
+#include "kernel/device_mapper.hpp"
 #include "kernel/elf.hpp"
 #include "kernel/kernel_cmdline.hpp"
 #include "system/fstab.hpp"
@@ -83,6 +84,22 @@ Status run_fsck(const std::string& device, const std::string& fs_type) {
     if (!r) return r.error();
     log_info("return: " + describe(c) + " -> " + std::to_string(r->exit_status) + "\n" + r->output);
     return fsck_verdict(describe(c), r->exit_status, device);
+}
+
+// The device-mapper devices enter kept from their deferred removal are
+// marked again, as boot left them; one nothing holds any more (the root
+// moved to another device) is left assembled: removing it is the admin's
+// call, not ours.
+void remark_deferred_removals() {
+    auto text = read_file(kDmHeldRecord);
+    if (!text) return;
+    for (const auto& name : parse_dm_names(*text)) {
+        if (auto s = defer_removal(name); !s)
+            log_warning("return: " + name + " stays assembled: " + s.error().message());
+        else
+            log_info("return: " + name + " is marked for removal once closed again, as boot left it");
+    }
+    ::unlink(kDmHeldRecord);
 }
 
 }  // namespace
@@ -192,6 +209,7 @@ Status return_to_root(const ReturnOptions& options) {
     // lifetimes enter made infinite run again, for its clients to renew.
     thaw_network_step(kNetworkRecord);
     ::unlink(kNetworkRecord);
+    remark_deferred_removals();
     log_info("return: PID 1 is the real init again, " + std::to_string(monotonic_seconds() - t0).substr(0, 4) +
              " s after offroot return");
 
