@@ -57,13 +57,13 @@ TEST_CASE("the pivot switch's plans: pivot_root and a linked stub instead of mov
     }
     CHECK(names == std::vector<std::string>{"preflight", "snapshot-network", "hold-dhcp-leases", "bring-tools", "stop-services", "pivot-root-aside",
                                             "link-stub", "reexec-pid1", "unlink-stub", "kill-leftovers",
-                                            "restore-network", "unmount-submounts", "unmount-root", "verify-free"});
+                                            "restore-network", "keep-dm-devices", "unmount-submounts", "unmount-root", "verify-free"});
 
     ReturnInputs back;
     back.device = "/dev/vda";
     back.root_switch = RootSwitch::pivot;
     auto steps = plan_return(back);
-    REQUIRE(steps.size() == 8);
+    REQUIRE(steps.size() == 9);
     CHECK(steps[4].name == "pivot-into-root");
     CHECK(steps[5].action.find("already in the root") != std::string::npos);
 }

@@ -64,13 +64,13 @@ TEST_CASE("the tmpfs switch's plans are the pivot switch's, on the emergency tmp
     }
     CHECK(names == std::vector<std::string>{"preflight", "snapshot-network", "hold-dhcp-leases", "bring-tools", "stop-services", "pivot-root-aside",
                                             "link-stub", "reexec-pid1", "unlink-stub", "kill-leftovers",
-                                            "restore-network", "unmount-submounts", "unmount-root", "verify-free"});
+                                            "restore-network", "keep-dm-devices", "unmount-submounts", "unmount-root", "verify-free"});
     CHECK(names_the_tmpfs);
 
     ReturnInputs back;
     back.device = "/dev/vda1";
     back.root_switch = RootSwitch::tmpfs;
     auto steps = plan_return(back);
-    REQUIRE(steps.size() == 8);
+    REQUIRE(steps.size() == 9);
     CHECK(steps[4].name == "pivot-into-root");
 }

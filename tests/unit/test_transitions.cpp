@@ -64,7 +64,7 @@ TEST_CASE("the enter plan: every step has an undo, in the order enter runs them"
     }
     CHECK(names == std::vector<std::string>{"preflight", "snapshot-network", "hold-dhcp-leases", "bring-tools", "stop-services", "move-root-aside",
                                             "bind-stub", "reexec-pid1", "unbind-stub", "kill-leftovers",
-                                            "restore-network", "swapoff", "unmount-submounts", "detach-loop",
+                                            "restore-network", "keep-dm-devices", "swapoff", "unmount-submounts", "detach-loop",
                                             "unmount-root", "verify-free"});
     auto at = [&names](const char* name) { return std::find(names.begin(), names.end(), name) - names.begin(); };
     CHECK(steps[at("bind-stub")].action == "bind /usr/lib/offroot/offroot-init over /usr/lib/systemd/systemd");
@@ -88,7 +88,7 @@ TEST_CASE("the return plan checks the device before anything changes", "[plan]")
     in.device = "/dev/vdb";
     in.fsck = true;
     auto steps = plan_return(in);
-    REQUIRE(steps.size() == 9);
+    REQUIRE(steps.size() == 10);
     CHECK(steps[0].name == "check-device");
     CHECK(steps[1].name == "fsck");
     CHECK(steps[2].action == "mount /dev/vdb read-only on /root, as the initramfs does");

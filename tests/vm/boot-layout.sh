@@ -104,11 +104,15 @@ luks-lvm)
         vm_ssh "$name" 22 'test "$(stat -c %a "/boot/initrd.img-$(uname -r)")" = 600' ;;
 mdraid)
     # both halves from both disks (the second attached at every boot), in sync
-    # shellcheck disable=SC2016 # expanded by the guest's shell
-    check "md0 and md1 are RAID1 of vda and vdb, both halves up ([2/2] [UU])" \
-        vm_ssh "$name" 22 'test "$(grep -cE "^md[01] : active raid1 .*vda[15].*" /proc/mdstat)" = 2 &&
-            test "$(grep -cE "^md[01] : active raid1 .*vdb[15].*" /proc/mdstat)" = 2 &&
-            test "$(grep -c "\[2/2\] \[UU\]" /proc/mdstat)" = 2' ;;
+    # an array nothing has written to yet (swap at boot) is "active (auto-read-only)"
+    mdstat=$(vm_ssh "$name" 22 cat /proc/mdstat)
+    sed 's/^/    /' <<< "$mdstat"
+    md_both_up() {
+        [ "$(grep -cE '^md[01] : active (\(auto-read-only\) )?raid1 .*vda[15]' <<< "$mdstat")" = 2 ] &&
+            [ "$(grep -cE '^md[01] : active (\(auto-read-only\) )?raid1 .*vdb[15]' <<< "$mdstat")" = 2 ] &&
+            [ "$(grep -c '\[2/2\] \[UU\]' <<< "$mdstat")" = 2 ]
+    }
+    check "md0 and md1 are RAID1 of vda and vdb, both halves up ([2/2] [UU])" md_both_up ;;
 esac
 
 rc=0
@@ -166,21 +170,15 @@ lvm)
         vm_ssh "$name" 1022 "lvs --noheadings -o lv_name offroot-vm-vg | grep -qw root"
     check "the layout's job: e2fsck -f of the unmounted root ($root_device) is clean" \
         vm_ssh "$name" 1022 e2fsck -f -y "$root_device"
-    # The shrink, lvreduce --resizefs, on demand only (OFFROOT_LAYOUT_SHRINK=1):
-    # on Debian 12 lvm's fsadm fails in DETACHED (busybox's date cannot read
-    # tune2fs's times: "fsadm: line 701: syntax error"); on Debian 13
-    # lvresize_fs_helper failed too, its output not yet captured.
-    if [ "${OFFROOT_LAYOUT_SHRINK:-0}" = 1 ]; then
-        root_size_before=$(vm_ssh "$name" 1022 "lvs --noheadings --units m --nosuffix -o lv_size offroot-vm-vg/root" | tr -d ' ')
-        shrink_out=$(vm_ssh "$name" 1022 "lvreduce --resizefs -y -L -256M offroot-vm-vg/root" 2>&1) && rc=0 || rc=$?
-        echo "$shrink_out" | sed 's/^/    /'
-        check "the layout's job: lvreduce --resizefs shrinks the root LV by 256 MiB" test "$rc" = 0
-        root_size_after=$(vm_ssh "$name" 1022 "lvs --noheadings --units m --nosuffix -o lv_size offroot-vm-vg/root" | tr -d ' ')
-        echo "# root LV: ${root_size_before:-?} MiB -> ${root_size_after:-?} MiB"
-        check "the layout's job: the root LV is 256 MiB smaller" \
-            test "${root_size_before%.*}" = "$(( ${root_size_after%.*} + 256 ))"
-        check "the layout's job: e2fsck -f of the shrunk root is clean" vm_ssh "$name" 1022 e2fsck -f -n "$root_device"
-    fi ;;
+    root_size_before=$(vm_ssh "$name" 1022 "lvs --noheadings --units m --nosuffix -o lv_size offroot-vm-vg/root" | tr -d ' ')
+    shrink_out=$(vm_ssh "$name" 1022 "lvreduce --resizefs -y -L -256M offroot-vm-vg/root" 2>&1) && rc=0 || rc=$?
+    echo "$shrink_out" | sed 's/^/    /'
+    check "the layout's job: lvreduce --resizefs shrinks the root LV by 256 MiB" test "$rc" = 0
+    root_size_after=$(vm_ssh "$name" 1022 "lvs --noheadings --units m --nosuffix -o lv_size offroot-vm-vg/root" | tr -d ' ')
+    echo "# root LV: ${root_size_before:-?} MiB -> ${root_size_after:-?} MiB"
+    check "the layout's job: the root LV is 256 MiB smaller" \
+        test "${root_size_before%.*}" = "$(( ${root_size_after%.*} + 256 ))"
+    check "the layout's job: e2fsck -f of the shrunk root is clean" vm_ssh "$name" 1022 e2fsck -f -n "$root_device" ;;
 xfs)
     check "DETACHED: xfs_repair was brought into RAM at enter" from_ram /usr/sbin/xfs_repair
     check "the layout's job: xfs_repair -n of the unmounted root ($root_device) is clean" \

@@ -180,12 +180,13 @@ vm_base_image() {
 }
 
 # vm_layout_image SUITE INIT LAYOUT — prints the path of a cached guest disk laid out as the
-# Debian installer does (LAYOUT: plain, lvm, xfs, btrfs), booted through SeaBIOS and its GRUB;
+# Debian installer does (LAYOUT: plain, lvm, xfs, btrfs, luks-lvm, mdraid; mdraid's second
+# disk is IMAGE.second, see _vm_layout_more_disks), booted through SeaBIOS and its GRUB;
 # builds it (build-layout.sh, a builder VM, ~3-5 min) when the key (suite, init, layout, its
 # packages, build-layout.sh, layout-guest.sh, the base image, size, mirror) has no image.
 vm_layout_image() {
     local suite=${1:-} init=${2:-} layout=${3:-} builder="$_VM_LIB_DIR/build-layout.sh" base pkgs hash dir img
-    [ $# -eq 3 ] || { _vm_err "usage: vm_layout_image SUITE INIT LAYOUT (LAYOUT: plain|lvm|xfs|btrfs)"; return 1; }
+    [ $# -eq 3 ] || { _vm_err "usage: vm_layout_image SUITE INIT LAYOUT (LAYOUT: plain|lvm|xfs|btrfs|luks-lvm|mdraid)"; return 1; }
     [ -x "$builder" ] || { _vm_err "$builder missing or not executable"; return 1; }
     pkgs=$("$builder" --packages "$suite" "$init" "$layout") || return 1
     base=$(vm_base_image "$suite" "$init") || return 1
@@ -201,6 +202,17 @@ vm_layout_image() {
             "$builder" --build "$suite" "$init" "$layout" || return 1
     fi
     printf '%s\n' "$img"
+}
+
+# _vm_layout_more_disks IMAGE DIR — a layout of more than one disk (mdraid: the other half of
+# the mirror, IMAGE.second, built with IMAGE and removed with it) gets its other disk as the
+# work dir's first extra disk, so that every boot (vm_boot attaches extra-*.img in order)
+# and vm_prepare's booted install see it as /dev/vdb. A layout of one disk gets nothing.
+_vm_layout_more_disks() {
+    local img=$1 dir=$2
+    [ -e "$img.second" ] || return 0
+    cp --sparse=always "$img.second" "$dir/extra-0.img" \
+        || { _vm_err "cannot copy $img.second to $dir/extra-0.img (disk full?)"; return 1; }
 }
 
 # vm_dracut_image SUITE INIT — prints the path of a cached guest image whose initramfs is
@@ -397,6 +409,7 @@ vm_prepare() {
         # boots through the firmware and GRUB. Its filesystems are loop-mounted by their
         # byte ranges (BASE.parts) to install packages; without that list, it is booted.
         : > "$dir/boot-from-disk"
+        _vm_layout_more_disks "$base" "$dir" || return 1
         if [ -e "$base.parts" ]; then
             cp -f "$base.parts" "$dir/disk.img.parts" || return 1
         elif [ $# -gt 0 ]; then

@@ -39,7 +39,8 @@ const ToolGroup kExt{"e2fsprogs",
                      {"fsck.ext2", "fsck.ext3", "fsck.ext4", "mkfs.ext2", "mkfs.ext3", "mkfs.ext4", "e2label"}};
 const ToolGroup kLvm{"lvm",
                      {"lvm"},
-                     {"dmsetup", "fsadm", "lvresize_fs_helper", "lvs", "vgs", "pvs", "lvdisplay", "vgdisplay",
+                     // blkid: util-linux's, for fsadm (busybox's lacks -o and -s)
+                     {"dmsetup", "fsadm", "lvresize_fs_helper", "blkid", "lvs", "vgs", "pvs", "lvdisplay", "vgdisplay",
                       "pvdisplay", "lvscan", "vgscan", "pvscan", "lvchange", "vgchange", "lvresize", "lvreduce",
                       "lvextend", "lvcreate", "lvremove", "lvrename", "vgcfgbackup", "vgcfgrestore", "pvresize",
                       "pvcreate", "vgextend", "vgreduce", "pvmove"}};

@@ -128,6 +128,11 @@ std::vector<Step> plan_enter(const EnterInputs& in) {
     // Freeing the disk, in the order enter does it: the swap (a swap file
     // lives on a filesystem), what is mounted under the root (a loop
     // device's file may be there), the loop devices, the root itself.
+    s.push_back({"keep-dm-devices",
+                 "the device-mapper devices marked for removal once closed (an encrypted LVM boot marks the root LV "
+                 "and its dm-crypt mapping so) stay assembled when the root is unmounted: @cancel_deferred_remove, "
+                 "recorded for return",
+                 "mark them for removal once closed again"});
     for (const auto& sw : in.swaps) s.push_back({"swapoff", "swapoff " + sw, "swapon " + sw + " again"});
     std::string submounts;
     for (const auto& m : in.unmount_order)
@@ -168,6 +173,10 @@ std::vector<Step> plan_return(const ReturnInputs& in) {
                  "once the real init runs: the addresses and routes enter made permanent get the lifetimes they had "
                  "(at least 300 s; those of dhclient stay infinite until its first RENEW sets the lease time), for the "
                  "DHCP clients of the init to renew",
+                 "none"});
+    s.push_back({"defer-dm-removal",
+                 "the device-mapper devices enter kept are marked for removal once closed again, as boot left them; "
+                 "one nothing holds open any more stays assembled",
                  "none"});
     s.push_back({"wait-for-sshd", "wait until sshd answers on port 22", "none"});
     return s;

@@ -19,6 +19,9 @@ inline constexpr const char* kStateDir = "/var/lib/offroot";
 inline constexpr const char* kRamLog = "/var/lib/offroot/log";
 inline constexpr const char* kDetachRecord = "/var/lib/offroot/detached";
 inline constexpr const char* kNetworkRecord = "/var/lib/offroot/network";
+// The device-mapper devices enter kept from their deferred removal, for
+// return to mark again.
+inline constexpr const char* kDmHeldRecord = "/var/lib/offroot/dm-held";
 
 // What enter leaves for return: the root it took away and the init it
 // replaced.
@@ -59,6 +62,9 @@ Status fsck_verdict(const std::string& command, int exit_status, const std::stri
 
 Status enter_detached(const EnterOptions& options);
 Status return_to_root(const ReturnOptions& options);
+// Return's last step for the devices enter kept from their deferred
+// removal (kDmHeldRecord); recover's too.
+void remark_deferred_removals();
 
 struct TransitionRecord;
 // offroot recover: the transition `interrupted` (its record, left by a

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "kernel/block_device.hpp"
+#include "kernel/device_mapper.hpp"
 #include "kernel/kernel_cmdline.hpp"
 #include "base/clock.hpp"
 #include "system/emergency.hpp"
@@ -149,6 +150,26 @@ std::string tool_names(const ToolPlan& plan) {
     std::string out;
     for (const auto& c : plan.commands) out += (out.empty() ? "" : " ") + c.name;
     return out.empty() ? "none" : out;
+}
+
+// A device-mapper device marked for deferred removal (Debian's boot of an
+// encrypted LVM leaves the root LV and its mapping so) would vanish as the
+// root is unmounted: kept while DETACHED, marked again by return.
+Status hold_deferred_removals(UndoStack& undo) {
+    if (!exists_nofollow("/sys/block")) return {};
+    auto devices = list_dm_devices();
+    if (!devices) return devices.error().context("reading the device-mapper devices");
+    std::vector<std::string> held;
+    for (const auto& d : *devices) {
+        if (!d.deferred_remove) continue;
+        if (auto s = cancel_deferred_removal(d.name); !s)
+            return s.error().context(d.name + " is marked for removal when closed, and unmounting the root would close it");
+        held.push_back(d.name);
+        undo.push("keep " + d.name, [name = d.name]() { return defer_removal(name); });
+        log_info("enter: kept " + d.name + " assembled (it was marked for removal once closed; return marks it again)");
+    }
+    if (held.empty()) return {};
+    return write_file(kDmHeldRecord, serialize_dm_names(held), O_CREAT | O_TRUNC, 0600);
 }
 
 }  // namespace
@@ -335,6 +356,9 @@ Status enter_detached(const EnterOptions& options) {
 
     // --- swap and loop devices on the disk, then every mount, children
     // first, in the plan's order.
+    if (auto s = run.begin("keep-dm-devices"); !s) return s;
+    if (auto s = hold_deferred_removals(undo); !s) return s;
+    run.done();
     for (const auto& sw : report->swaps) {
         if (auto s = run.begin("swapoff"); !s) return s;
         const std::string path = sw.name.rfind("/dev/", 0) == 0 ? sw.name : aside + sw.name;

@@ -58,6 +58,7 @@ void return_tail() {
     if (auto s = remove_tools(); !s) log_warning("recover: removing the tools enter brought into RAM: " + s.error().message());
     thaw_network_step(kNetworkRecord);
     forget(kNetworkRecord);
+    remark_deferred_removals();
 }
 
 // The undo of enter once PID 1 is the stub, as enter's own undo stack

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "kernel/block_device.hpp"
+#include "kernel/device_mapper.hpp"
 #include "kernel/elf.hpp"
 #include "kernel/kernel_cmdline.hpp"
 #include "system/fstab.hpp"
@@ -87,6 +88,22 @@ Status run_fsck(const std::string& device, const std::string& fs_type) {
 }
 
 }  // namespace
+
+// The device-mapper devices enter kept from their deferred removal are
+// marked again, as boot left them; one nothing holds any more (the root
+// moved to another device) is left assembled: removing it is the admin's
+// call, not ours.
+void remark_deferred_removals() {
+    auto text = read_file(kDmHeldRecord);
+    if (!text) return;
+    for (const auto& name : parse_dm_names(*text)) {
+        if (auto s = defer_removal(name); !s)
+            log_warning("return: " + name + " stays assembled: " + s.error().message());
+        else
+            log_info("return: " + name + " is marked for removal once closed again, as boot left it");
+    }
+    ::unlink(kDmHeldRecord);
+}
 
 Status return_to_root(const ReturnOptions& options) {
     const double t0 = monotonic_seconds();
@@ -208,6 +225,8 @@ Status return_to_root(const ReturnOptions& options) {
     if (auto s = plan.begin("thaw-network"); !s) log_warning(s.error().message());
     thaw_network_step(kNetworkRecord);
     ::unlink(kNetworkRecord);
+    if (auto s = plan.begin("defer-dm-removal"); !s) log_warning(s.error().message());
+    remark_deferred_removals();
     log_info("return: PID 1 is the real init again, " + std::to_string(monotonic_seconds() - t0).substr(0, 4) +
              " s after offroot return");
 
