@@ -57,7 +57,7 @@ chmod 0600 "$etc/authorized_keys" "$etc/dropbear_ed25519_host_key"
 # Stripped, as dh_strip ships them: the RAM figure is the package's.
 stripped=$work/bin
 mkdir -p "$stripped"
-for b in offroot run-init ns-fake-init; do
+for b in offroot run-init ns-fake-init ns-transition-driver; do
     strip -o "$stripped/$b" "$bin/$b"
 done
 bin=$stripped
