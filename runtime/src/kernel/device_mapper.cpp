@@ -4,6 +4,7 @@
 #include <linux/dm-ioctl.h>
 #include <sys/ioctl.h>
 
+#include <cstdint>
 #include <cstring>
 
 #include "base/files.hpp"
