@@ -75,6 +75,7 @@ echo "$out" | sed 's/^/    /'
 check "the driver names e2fsck" sh -c "echo '$out' | grep -q '^command e2fsck /usr/sbin/e2fsck$'"
 check "e2fsck is a wrapper at its own path" grep -q 'offroot: brought into RAM' "$env/usr/sbin/e2fsck"
 check "the disk's loader came along" sh -c "ls $env/usr/lib/offroot/tools/lib/ld-linux-* >/dev/null"
+check "/etc/mtab is there for lvm and the mount helpers, a link to the mount table" test "$(readlink "$env/etc/mtab")" = ../proc/self/mounts
 check "e2fsck -V runs from RAM" in_env e2fsck -V
 in_env dd if=/dev/zero of=/tmp/fs.img bs=1M count=16 >/dev/null 2>&1
 check "mkfs.ext4 runs (mke2fs by another name)" in_env mkfs.ext4 -q -F /tmp/fs.img

@@ -19,6 +19,8 @@ namespace offroot {
 namespace {
 
 constexpr uint64_t kPage = 4096;
+// Debian's /etc/mtab, made while DETACHED where the environment has none.
+constexpr const char* kMtabTarget = "../proc/self/mounts";
 // The second line of every wrapper: remove_tools removes only files that
 // carry it.
 constexpr const char* kWrapperMark = "# offroot: brought into RAM by offroot enter for the offline work; "
@@ -380,6 +382,14 @@ Result<std::vector<std::string>> bring_tools(const ToolPlan& plan, const std::st
                     warnings.push_back(std::string(conf) + " could not be copied: " + s.error().message() +
                                        "; lvm runs with its defaults");
     }
+    // lvm's --resizefs (fs_get_info), fsadm and mount helpers read
+    // /etc/mtab, which the environment has none of: Debian's is this link.
+    if (!exists_nofollow("/etc/mtab")) {
+        if (auto s = make_parents("/etc"); !s) return fail(s.error());
+        if (auto s = append_record("link /etc/mtab"); !s) return fail(s.error());
+        if (::symlink(kMtabTarget, "/etc/mtab") != 0)
+            return fail(sys_error("symlink(\"" + std::string(kMtabTarget) + "\", \"/etc/mtab\")"));
+    }
     std::vector<std::string> essential_lost;
     std::map<std::string, std::string> loader_verdict;  // exe -> problem, "" when it loads
     for (const auto& c : plan.commands) {
@@ -444,6 +454,14 @@ Status remove_tools() {
         auto lines = split_lines(*record);
         for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
             std::string path(*it);
+            // "link PATH": the /etc/mtab we made, if it is still ours.
+            if (path.rfind("link ", 0) == 0) {
+                path = path.substr(5);
+                auto target = read_link(path);
+                if (target && *target == kMtabTarget && ::unlink(path.c_str()) != 0)
+                    return sys_error("unlink(" + quoted(path) + ")");
+                continue;
+            }
             // "applet PATH": busybox's applet goes back where the wrapper was.
             const bool applet = path.rfind("applet ", 0) == 0;
             if (applet) path = path.substr(7);
