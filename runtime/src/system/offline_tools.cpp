@@ -41,8 +41,9 @@ const ToolGroup kExt{"e2fsprogs",
                      {"fsck.ext2", "fsck.ext3", "fsck.ext4", "mkfs.ext2", "mkfs.ext3", "mkfs.ext4", "e2label"}};
 const ToolGroup kLvm{"lvm",
                      {"lvm"},
-                     // blkid: util-linux's, for fsadm (busybox's lacks -o and -s)
-                     {"dmsetup", "fsadm", "lvresize_fs_helper", "blkid", "lvs", "vgs", "pvs", "lvdisplay", "vgdisplay",
+                     // blkid: util-linux's, for fsadm (busybox's lacks -o and -s);
+                     // date: coreutils', for fsadm (busybox's cannot read tune2fs's times)
+                     {"dmsetup", "fsadm", "lvresize_fs_helper", "blkid", "date", "lvs", "vgs", "pvs", "lvdisplay", "vgdisplay",
                       "pvdisplay", "lvscan", "vgscan", "pvscan", "lvchange", "vgchange", "lvresize", "lvreduce",
                       "lvextend", "lvcreate", "lvremove", "lvrename", "vgcfgbackup", "vgcfgrestore", "pvresize",
                       "pvcreate", "vgextend", "vgreduce", "pvmove"}};
