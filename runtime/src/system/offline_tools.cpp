@@ -42,8 +42,9 @@ const ToolGroup kExt{"e2fsprogs",
 const ToolGroup kLvm{"lvm",
                      {"lvm"},
                      // blkid: util-linux's, for fsadm (busybox's lacks -o and -s);
-                     // date: coreutils', for fsadm (busybox's cannot read tune2fs's times)
-                     {"dmsetup", "fsadm", "lvresize_fs_helper", "blkid", "date", "lvs", "vgs", "pvs", "lvdisplay", "vgdisplay",
+                     // date: coreutils', for fsadm (busybox's cannot read tune2fs's times);
+                     // fsck: util-linux's, which fsadm runs before a shrink
+                     {"dmsetup", "fsadm", "lvresize_fs_helper", "blkid", "date", "fsck", "lvs", "vgs", "pvs", "lvdisplay", "vgdisplay",
                       "pvdisplay", "lvscan", "vgscan", "pvscan", "lvchange", "vgchange", "lvresize", "lvreduce",
                       "lvextend", "lvcreate", "lvremove", "lvrename", "vgcfgbackup", "vgcfgrestore", "pvresize",
                       "pvcreate", "vgextend", "vgreduce", "pvmove"}};
