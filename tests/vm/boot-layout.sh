@@ -170,22 +170,18 @@ lvm)
         vm_ssh "$name" 1022 "lvs --noheadings -o lv_name offroot-vm-vg | grep -qw root"
     check "the layout's job: e2fsck -f of the unmounted root ($root_device) is clean" \
         vm_ssh "$name" 1022 e2fsck -f -y "$root_device"
-    # The shrink, lvreduce --resizefs, on demand only (OFFROOT_LAYOUT_SHRINK=1)
-    # until it has passed on both suites: on Debian 12 lvm's fsadm failed in
-    # DETACHED (busybox's date cannot read tune2fs's times: "fsadm: line 701:
-    # syntax error"; coreutils' date now comes with lvm's tools), on Debian 13
-    # lvm read the missing /etc/mtab (now made while DETACHED).
-    if [ "${OFFROOT_LAYOUT_SHRINK:-0}" = 1 ]; then
-        root_size_before=$(vm_ssh "$name" 1022 "lvs --noheadings --units m --nosuffix -o lv_size offroot-vm-vg/root" | tr -d ' ')
-        shrink_out=$(vm_ssh "$name" 1022 "lvreduce --resizefs -y -L -256M offroot-vm-vg/root" 2>&1) && rc=0 || rc=$?
-        echo "$shrink_out" | sed 's/^/    /'
-        check "the layout's job: lvreduce --resizefs shrinks the root LV by 256 MiB" test "$rc" = 0
-        root_size_after=$(vm_ssh "$name" 1022 "lvs --noheadings --units m --nosuffix -o lv_size offroot-vm-vg/root" | tr -d ' ')
-        echo "# root LV: ${root_size_before:-?} MiB -> ${root_size_after:-?} MiB"
-        check "the layout's job: the root LV is 256 MiB smaller" \
-            test "${root_size_before%.*}" = "$(( ${root_size_after%.*} + 256 ))"
-        check "the layout's job: e2fsck -f of the shrunk root is clean" vm_ssh "$name" 1022 e2fsck -f -n "$root_device"
-    fi ;;
+    # The shrink from RAM: lvm's --resizefs needs /etc/mtab (made while
+    # DETACHED), and on Debian 12 fsadm needs coreutils' date and
+    # util-linux's fsck, which come with lvm's tools.
+    root_size_before=$(vm_ssh "$name" 1022 "lvs --noheadings --units m --nosuffix -o lv_size offroot-vm-vg/root" | tr -d ' ')
+    shrink_out=$(vm_ssh "$name" 1022 "lvreduce --resizefs -y -L -256M offroot-vm-vg/root" 2>&1) && rc=0 || rc=$?
+    echo "$shrink_out" | sed 's/^/    /'
+    check "the layout's job: lvreduce --resizefs shrinks the root LV by 256 MiB" test "$rc" = 0
+    root_size_after=$(vm_ssh "$name" 1022 "lvs --noheadings --units m --nosuffix -o lv_size offroot-vm-vg/root" | tr -d ' ')
+    echo "# root LV: ${root_size_before:-?} MiB -> ${root_size_after:-?} MiB"
+    check "the layout's job: the root LV is 256 MiB smaller" \
+        test "${root_size_before%.*}" = "$(( ${root_size_after%.*} + 256 ))"
+    check "the layout's job: e2fsck -f of the shrunk root is clean" vm_ssh "$name" 1022 e2fsck -f -n "$root_device" ;;
 xfs)
     check "DETACHED: xfs_repair was brought into RAM at enter" from_ram /usr/sbin/xfs_repair
     check "the layout's job: xfs_repair -n of the unmounted root ($root_device) is clean" \
