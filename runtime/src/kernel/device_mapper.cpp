@@ -4,10 +4,12 @@
 #include <linux/dm-ioctl.h>
 #include <sys/ioctl.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
 
 #include "base/files.hpp"
+#include "kernel/block_stack.hpp"
 #include "base/text.hpp"
 
 namespace offroot {
@@ -55,15 +57,12 @@ Result<DmDeviceState> dm_device_state(const std::string& name) {
 }
 
 Result<std::vector<DmDeviceState>> list_dm_devices(const std::string& sys_block) {
-    auto entries = list_dir(sys_block);
-    if (!entries) return entries.error();
+    auto stack = read_block_stack(sys_block);
+    if (!stack) return stack.error();
     std::vector<DmDeviceState> out;
-    for (const auto& e : *entries) {
-        if (e.rfind("dm-", 0) != 0) continue;
-        auto name = read_file(sys_block + "/" + e + "/dm/name");
-        if (!name) continue;  // removed while we looked
-        std::string n = name->substr(0, name->find('\n'));
-        auto state = dm_device_state(n);
+    for (const auto& d : *stack) {
+        if (d.kernel_name.rfind("dm-", 0) != 0) continue;  // md
+        auto state = dm_device_state(d.name);
         if (!state) {
             if (state.error().err == ENXIO) continue;  // removed while we looked
             return state.error();

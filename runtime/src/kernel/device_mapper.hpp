@@ -19,9 +19,9 @@ struct DmDeviceState {
     int open_count = 0;
 };
 
-// Every device-mapper device the kernel has (/sys/block/dm-*), with its
-// state from the control device.
-Result<std::vector<DmDeviceState>> list_dm_devices(const std::string& sys_block = "/sys/block");
+// Every device-mapper device of the storage stack (block_stack.hpp), with
+// its state from the control device.
+Result<std::vector<DmDeviceState>> list_dm_devices(const std::string& sys_block = "/sys/class/block");
 
 Result<DmDeviceState> dm_device_state(const std::string& name);
 

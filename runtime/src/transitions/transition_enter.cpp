@@ -156,7 +156,7 @@ std::string tool_names(const ToolPlan& plan) {
 // encrypted LVM leaves the root LV and its mapping so) would vanish as the
 // root is unmounted: kept while DETACHED, marked again by return.
 Status hold_deferred_removals(UndoStack& undo) {
-    if (!exists_nofollow("/sys/block")) return {};
+    if (!exists_nofollow("/sys/class/block")) return {};
     auto devices = list_dm_devices();
     if (!devices) return devices.error().context("reading the device-mapper devices");
     std::vector<std::string> held;
