@@ -127,7 +127,7 @@ EOF
 reset_host() {   # HOST: NORMAL, nothing blocking, its normal sshd up
     local s="$tmp/$1"
     echo NORMAL > "$s/state"
-    rm -f "$s/blocker" "$s/refuse-return" "$s/disk" "$s/disk.fail" "$s/calls"
+    rm -f "$s/blocker" "$s/refuse-return" "$s/disk" "$s/disk.fail" "$s/calls" "$s/time-limit"
     : > "$s/calls"
     date > "$s/service"
     answers "${port22[$1]}" || nsenter -t "$keeper" -m sh "$s/ssh22.cmd"
@@ -281,10 +281,34 @@ check "module: NORMAL after return" state_is hosta NORMAL
 mod command=return
 check "module: return on a NORMAL host is no change" grep -q '"changed": false' "$tmp/mod.log"
 check "module: and says it is already NORMAL" grep -q 'already NORMAL' "$tmp/mod.log"
+calls_before=$(wc -l < "$tmp/hosta/calls")
+mod "command=enter time_limit=30"
+check "module: a time limit without a unit fails" grep -q 'hosta-emergency | FAILED' "$tmp/mod.log"
+check "module: in the CLI's words" grep -q 'time_limit: the duration \\"30\\" has no unit; give it with a unit' "$tmp/mod.log"
+check "module: before anything ran on the host" test "$(wc -l < "$tmp/hosta/calls")" = "$calls_before"
 mod "command=enter time_limit=30m"
-check "module: time_limit is passed through" called hosta "enter --time-limit 30m"
-check "module: this CLI's refusal of it says the option is pending" grep -q 'issue 10' "$tmp/mod.log"
-check "module: still NORMAL after that refusal" state_is hosta NORMAL
+check "module: time_limit is enter --timeout" called hosta "enter --timeout 30m"
+check "module: DETACHED with the time limit" state_is hosta DETACHED
+check "module: the time limit is in the facts" grep -q '"offroot_automatic_return": {' "$tmp/mod.log"
+mod command=status
+check "module: status says when the automatic return starts" grep -q 'automatic return in [0-9m]*s* (time limit 30m)' "$tmp/mod.log"
+mod "command=extend time_limit=1h"
+check "module: extend changes" grep -q 'CHANGED' "$tmp/mod.log"
+check "module: extend runs offroot extend" called hosta "extend 1h"
+check "module: and says what the CLI said" grep -q 'offroot extend: the automatic return starts in 1h' "$tmp/mod.log"
+mod "command=extend time_limit=1h"
+check "module: extend again changes again" grep -q 'CHANGED' "$tmp/mod.log"
+mod command=confirm
+check "module: confirm changes" grep -q 'CHANGED' "$tmp/mod.log"
+check "module: no time limit is left" test ! -e "$tmp/hosta/time-limit"
+mod command=confirm
+check "module: confirm without a time limit succeeds" grep -q 'hosta-emergency | SUCCESS' "$tmp/mod.log"
+check "module: with no change" grep -q '"changed": false' "$tmp/mod.log"
+mod "command=return sshd_timeout=2m"
+check "module: sshd_timeout is return --sshd-timeout" called hosta "return --sshd-timeout 2m"
+check "module: NORMAL after that return" state_is hosta NORMAL
+mod "command=extend time_limit=1h"
+check "module: extend on a NORMAL host fails" grep -q 'cannot extend: the host is NORMAL' "$tmp/mod.log"
 python_module() { ansible -i "$tmp/inventory" hosta-emergency -m ansible.builtin.ping > "$tmp/ping.log" 2>&1; }
 check_not "module: a Python module over the emergency connection fails (it has no Python)" python_module
 
