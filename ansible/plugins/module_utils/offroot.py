@@ -464,6 +464,8 @@ def _do_status(s):
                   ansible_facts=_facts(status=status))
     if "automatic_return" in status:
         result["automatic_return"] = status["automatic_return"]
+    if said:
+        result["automatic_return_msg"] = said
     return result
 
 

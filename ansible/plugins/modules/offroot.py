@@ -192,6 +192,11 @@ automatic_return:
       there is none; outside DETACHED and TRANSITION always null.
   returned: status, extend, confirm, when the CLI reports it
   type: dict
+automatic_return_msg:
+  description: C(status) only. What the automatic return will do, in the CLI's words
+    (C(automatic return in 29m50s (time limit 30m) unless offroot extend or offroot confirm)).
+  returned: command=status on a DETACHED host, when the CLI reports its time limit
+  type: str
 pending:
   description: C(enter) from a normal session, which continues in the emergency environment.
   returned: sometimes

@@ -503,6 +503,7 @@ def test_status_reports_the_time_limit():
     assert r["ansible_facts"]["offroot_automatic_return"]["limit_seconds"] == 1800
     assert r["msg"] == ("offroot status: DETACHED; automatic return in 30m (time limit 30m) unless offroot extend or "
                         "offroot confirm")
+    assert r["automatic_return_msg"] == r["msg"][len("offroot status: DETACHED; "):]
 
 
 def test_status_reports_a_failed_automatic_return():
@@ -524,6 +525,7 @@ def test_status_without_a_time_limit():
 def test_status_of_an_offroot_without_time_limits_has_no_such_fact():
     r = run(dict(command="status"), FakeHost((STATUS, ok(fixture("status-detached.json")))))
     assert "automatic_return" not in r and "offroot_automatic_return" not in r["ansible_facts"]
+    assert "automatic_return_msg" not in r
     assert r["msg"] == "offroot status: DETACHED"
 
 
