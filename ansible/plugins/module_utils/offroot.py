@@ -440,6 +440,13 @@ def automatic_return_text(status):
             % (limit, format_duration(-left)))
 
 
+def _with_time_limit(result, status):
+    """result with status's automatic_return, where this offroot reports one."""
+    if status and "automatic_return" in status:
+        result["automatic_return"] = status["automatic_return"]
+    return result
+
+
 def _facts(status=None, check=None):
     facts = {}
     if status is not None:
@@ -459,11 +466,9 @@ def _nogo_message(report, prefix="offroot check: NO-GO"):
 def _do_status(s):
     status = s.status()
     said = automatic_return_text(status)
-    result = dict(changed=False, state=status["state"], status=status,
-                  msg="offroot status: %s%s" % (status["state"], "; " + said if said else ""),
-                  ansible_facts=_facts(status=status))
-    if "automatic_return" in status:
-        result["automatic_return"] = status["automatic_return"]
+    result = _with_time_limit(dict(changed=False, state=status["state"], status=status,
+                                   msg="offroot status: %s%s" % (status["state"], "; " + said if said else ""),
+                                   ansible_facts=_facts(status=status)), status)
     if said:
         result["automatic_return_msg"] = said
     return result
@@ -590,22 +595,24 @@ def _do_extend(s, check_mode):
     deadline), DETACHED only (the CLI refuses it elsewhere, with its reason)."""
     p = s.p
     before = s.status()
-    if check_mode or before["state"] in ("NORMAL", "NO-EMERGENCY-ENVIRONMENT"):
-        if before["state"] != "DETACHED":
-            raise OffrootFailure("cannot extend: the host is %s: the time limit is for a stay off the disk (DETACHED), "
-                                 "nothing to extend; command=enter with time_limit sets one" % before["state"],
-                                 state=before["state"], status=before, ansible_facts=_facts(status=before))
-        return dict(changed=True, state=before["state"], status=before, automatic_return=before.get("automatic_return"),
-                    msg="would extend: the automatic return would start in %s (check mode; now: %s)"
-                        % (format_duration(p["time_limit_seconds"]), automatic_return_text(before) or "unknown"),
-                    ansible_facts=_facts(status=before))
+    # In TRANSITION the CLI is asked, and says why not (exit 3 while one runs).
+    if before["state"] in ("NORMAL", "NO-EMERGENCY-ENVIRONMENT") or (check_mode and before["state"] != "DETACHED"):
+        raise OffrootFailure("cannot extend: the host is %s: the time limit is for a stay off the disk (DETACHED), "
+                             "nothing to extend; command=enter with time_limit sets one" % before["state"],
+                             state=before["state"], status=before, ansible_facts=_facts(status=before))
+    if check_mode:
+        return _with_time_limit(dict(changed=True, state=before["state"], status=before,
+                                     msg="would extend: the automatic return would start in %s (check mode; now: %s)"
+                                         % (format_duration(p["time_limit_seconds"]), automatic_return_text(before) or "unknown"),
+                                     ansible_facts=_facts(status=before)), before)
     cmd, rc, out, err = s.call(build_argv(p, "extend"))
     if rc != 0:
         raise _time_limit_refused(s, "extend", cmd, rc, out, err)
     after = s.status_or_none() or before
-    return dict(changed=True, state=after["state"], status=after, automatic_return=after.get("automatic_return"),
-                msg="offroot extend: %s" % (_said(out, err, "extend") or "the automatic return starts in %s" % p["time_limit"]),
-                ansible_facts=_facts(status=after), cmd=cmd, rc=rc, stdout=out, stderr=err)
+    return _with_time_limit(dict(changed=True, state=after["state"], status=after,
+                                 msg="offroot extend: %s" % (_said(out, err, "extend") or
+                                                             "the automatic return starts in %s" % p["time_limit"]),
+                                 ansible_facts=_facts(status=after), cmd=cmd, rc=rc, stdout=out, stderr=err), after)
 
 
 def _do_confirm(s, check_mode):
@@ -618,18 +625,19 @@ def _do_confirm(s, check_mode):
                     ansible_facts=_facts(status=before))
     if check_mode:
         pending = before.get("automatic_return", True) is not None
-        return dict(changed=pending, state=before["state"], status=before, automatic_return=before.get("automatic_return"),
-                    msg=("would confirm: no automatic return (check mode; now: %s)" % (automatic_return_text(before) or "unknown"))
-                        if pending else "no time limit is set, nothing to confirm",
-                    ansible_facts=_facts(status=before))
+        return _with_time_limit(dict(changed=pending, state=before["state"], status=before,
+                                     msg=("would confirm: no automatic return (check mode; now: %s)"
+                                          % (automatic_return_text(before) or "unknown"))
+                                         if pending else "no time limit is set, nothing to confirm",
+                                     ansible_facts=_facts(status=before)), before)
     cmd, rc, out, err = s.call(build_argv(s.p, "confirm"))
     if rc != 0:
         raise _time_limit_refused(s, "confirm", cmd, rc, out, err)
     said = _said(out, err, "confirm") or "no automatic return"
     after = s.status_or_none() or before
-    return dict(changed=not said.startswith("no time limit is set"), state=after["state"], status=after,
-                automatic_return=after.get("automatic_return"), msg="offroot confirm: %s" % said,
-                ansible_facts=_facts(status=after), cmd=cmd, rc=rc, stdout=out, stderr=err)
+    return _with_time_limit(dict(changed=not said.startswith("no time limit is set"), state=after["state"], status=after,
+                                 msg="offroot confirm: %s" % said, ansible_facts=_facts(status=after),
+                                 cmd=cmd, rc=rc, stdout=out, stderr=err), after)
 
 
 def run(params, runner, check_mode=False, sleep=time.sleep, clock=time.monotonic, poll_interval=2.0):

@@ -731,3 +731,20 @@ def test_reason_through_a_pseudo_terminal():
     err = "Shared connection to 127.0.0.1 closed.\r\n"
     assert m.cli_reason(err, out) == "refusing to return onto /dev/fake, still DETACHED: /dev/fake holds no filesystem"
     assert m.summary_line(err, "NORMAL", "offroot: NORMAL: sshd on port 22 answers\r\n") == "NORMAL: sshd on port 22 answers"
+
+
+def test_extend_on_an_offroot_without_time_limits_in_its_status_returns_none():
+    host = around("status-detached.json", EXTEND + ["30m"], ok(fixture("extend-first.stdout")), "status-detached.json")
+    r = run(dict(command="extend", time_limit="30m"), host)
+    assert r["changed"] and "automatic_return" not in r and "offroot_automatic_return" not in r["ansible_facts"]
+
+
+def test_extend_in_transition_asks_the_cli_but_check_mode_fails():
+    host = around("status-transition.json", EXTEND + ["30m"], (1, "", "offroot: the system is TRANSITION: the time "
+                  "limit is for a stay off the disk (DETACHED), nothing to extend; offroot enter --timeout DURATION "
+                  "sets one\n"), "status-transition.json")
+    r = run(dict(command="extend", time_limit="30m"), host)
+    assert r["failed"] and r["msg"].startswith("offroot extend refused (exit 1): the system is TRANSITION")
+    host = FakeHost((STATUS, ok(fixture("status-transition.json"))))
+    r = run(dict(command="extend", time_limit="30m"), host, check_mode=True)
+    assert r["failed"] and r["msg"].startswith("cannot extend: the host is TRANSITION") and len(host.calls) == 1
