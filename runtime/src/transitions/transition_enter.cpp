@@ -22,6 +22,7 @@
 #include "system/emergency.hpp"
 #include "base/files.hpp"
 #include "system/holders.hpp"
+#include "system/journal_import.hpp"
 #include "system/offline_tools.hpp"
 #include "base/log.hpp"
 #include "kernel/mount.hpp"
@@ -192,6 +193,9 @@ Status enter_detached(const EnterOptions& options) {
     if (!report->system.emergency || !report->system.emergency->we_run_in_rootfs)
         return plain_error("offroot enter runs in the emergency environment", "ssh -p 1022 root@this-host, then offroot enter");
     const InitInfo init = report->init;
+    // The cycle begins: its lines from here reach the journal after return
+    // (system/journal_import.hpp).
+    mark_cycle_enter();
     // The plan --dry-run prints is the table this run walks (plan.hpp).
     PlanRun run("enter", plan_enter(enter_inputs(*report)));
     if (auto s = run.begin("preflight"); !s) return s;
@@ -404,6 +408,7 @@ Status enter_detached(const EnterOptions& options) {
     if (auto s = run.finish(); !s) return s;
 
     const double total = monotonic_seconds() - t0;
+    mark_cycle_detached();
     log_info("DETACHED: " + record.root_device + " is free, " + seconds_text(total) + " after offroot enter (services " +
              seconds_text(services_seconds) + ", offroot " + seconds_text(total - services_seconds) + ")");
     return {};
