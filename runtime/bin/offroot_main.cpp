@@ -5,6 +5,8 @@
 //   4  stopped following (Ctrl-C, SIGHUP): the transition goes on
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -15,6 +17,8 @@
 #include <vector>
 
 #include "base/command_line.hpp"
+#include "base/duration.hpp"
+#include "base/log.hpp"
 #include "base/text.hpp"
 #include "kernel/block_device.hpp"
 #include "base/files.hpp"
@@ -22,6 +26,7 @@
 #include "system/holders.hpp"
 #include "system/journal_import.hpp"
 #include "system/sshd_watch.hpp"
+#include "system/time_limit.hpp"
 #include "system/storage.hpp"
 #include "transitions/init_stub.hpp"
 #include "base/json.hpp"
@@ -61,10 +66,14 @@ const char* const kUsage =
     "  status                     NORMAL, DETACHED or in transition; PID 1, the emergency dropbear, RAM kept\n"
     "  check [--min-free MIB] [--force-network]\n"
     "                             what holds the root filesystem; exit 0 = go, 1 = no-go\n"
-    "  enter [--dry-run] [--min-free MIB] [--force-network]\n"
-    "                             stop services, move PID 1 to RAM, free the disk\n"
-    "  return [--root DEVICE] [--fsck] [--dry-run]\n"
-    "                             mount the root (or DEVICE) and hand PID 1 back to the real init\n"
+    "  enter [--dry-run] [--min-free MIB] [--force-network] [--timeout DURATION]\n"
+    "                             stop services, move PID 1 to RAM, free the disk; with --timeout,\n"
+    "                             return on its own unless extended or confirmed within DURATION\n"
+    "  return [--root DEVICE] [--fsck] [--dry-run] [--sshd-timeout DURATION]\n"
+    "                             mount the root (or DEVICE) and hand PID 1 back to the real init;\n"
+    "                             status reports sshd not listening on port 22 after DURATION (5m)\n"
+    "  extend DURATION            (DETACHED) the automatic return starts DURATION from now\n"
+    "  confirm                    no automatic return: stay DETACHED until offroot return\n"
     "  recover                    finish or undo an enter or return whose offroot was killed half-way\n"
     "                             (offroot status names it)\n"
     "  import-log                 after return: what the cycle logged, into the journal or syslog, once\n"
@@ -74,6 +83,7 @@ const char* const kUsage =
     "options:\n"
     "  --force-network  go ahead although the ssh session arrives over a VPN interface\n"
     "               (WireGuard, tun/tap) that stopping the services takes down\n"
+    "  DURATION     with a unit: 90s, 30m, 2h, 1h30m (at least 1m)\n"
     "  --json       machine-readable output\n"
     "  -h, --help   this text\n"
     "  --version    offroot's version\n";
@@ -105,6 +115,11 @@ int cmd_status(bool json) {
     if (s->emergency)
         if (auto t = read_transition_state(s->emergency->we_run_in_rootfs ? "" : s->emergency->rootfs_path); t)
             transition = std::move(*t);
+    // The automatic return and sshd's return (system/time_limit.hpp).
+    TimeLimitReport limits;
+    if (s->emergency)
+        limits = read_time_limits(s->emergency->we_run_in_rootfs ? "" : s->emergency->rootfs_path,
+                                  s->state == SystemState::normal);
     if (json) {
         JsonWriter j;
         j.begin_object().key("state").value(to_string(s->state)).key("explanation").value(s->explanation);
@@ -125,6 +140,11 @@ int cmd_status(bool json) {
             j.end_object();
         } else {
             j.null();
+        }
+        if (s->emergency) {
+            add_time_limits_json(j, limits);
+        } else {
+            j.key("automatic_return").null().key("sshd_return").null();
         }
         j.key("root_switch");
         if (s->emergency) j.value(to_string(s->emergency->root_switch)); else j.null();
@@ -147,6 +167,7 @@ int cmd_status(bool json) {
             "  To finish or undo it, run: " + std::string(kRecoverCommand) + "\n");
     if (transition && !transition->record_error.empty())
         out("transition record unreadable: " + transition->record_error + "\n");
+    out(format_time_limits_human(limits));
     out(std::string("PID 1: ") + (s->pid1_exe.empty() ? "?" : s->pid1_exe) + (s->pid1_is_stub ? " (offroot-init)" : "") + "\n");
     if (s->emergency) {
         out(std::string("emergency dropbear: ") + (s->emergency->dropbear ? "pid " + std::to_string(*s->emergency->dropbear) : std::string("not running")) + "\n");
@@ -203,7 +224,10 @@ int cmd_check(bool json, uint64_t min_free_mib, bool force_network) {
     return report->go() ? kExitOk : kExitRefused;
 }
 
-int cmd_enter(bool json, bool dry_run, uint64_t min_free_mib, bool force_network) {
+// `time_limit`: --timeout as typed ("30m"), empty for none; checked by
+// main. Passed on as typed to the enter that continues in rootfs.
+int cmd_enter(bool json, bool dry_run, uint64_t min_free_mib, bool force_network, const std::string& time_limit,
+              int64_t time_limit_seconds) {
     if (!dry_run)
         if (auto busy = refuse_if_busy("enter")) return *busy;
     CheckOptions check_options;
@@ -240,7 +264,7 @@ int cmd_enter(bool json, bool dry_run, uint64_t min_free_mib, bool force_network
         auto interrupted = refusal_if_interrupted("enter", rootfs);
         if (!interrupted) return fail(interrupted.error());
         if (!interrupted->empty()) return fail(plain_error(*interrupted));
-        if (auto s = continue_enter_in_rootfs(report->system.emergency->rootfs_path, force_network); !s)
+        if (auto s = continue_enter_in_rootfs(report->system.emergency->rootfs_path, force_network, time_limit); !s)
             return fail(s.error());
         out("offroot enter continues inside the emergency environment; this session will be closed.\n"
             "Reconnect with: ssh -p 1022 root@<this host>, then: offroot status\n");
@@ -249,20 +273,43 @@ int cmd_enter(bool json, bool dry_run, uint64_t min_free_mib, bool force_network
     EnterOptions options;
     options.min_free_kib = min_free_mib * 1024;
     options.force_session_interface = force_network;
+    options.time_limit_seconds = time_limit_seconds;
     WorkerSpec spec{"enter", {"--min-free", std::to_string(min_free_mib)}, kRamLog};
     if (force_network) spec.arguments.push_back("--force-network");
+    if (!time_limit.empty()) spec.arguments.insert(spec.arguments.end(), {"--timeout", time_limit});
     return run_transition(spec, [options]() {
         if (auto s = enter_detached(options); !s) return fail(s.error());
         return kExitOk;
     });
 }
 
-int cmd_return(bool json, const std::string& root_device, bool fsck, bool dry_run) {
+// PID 1's own return, once the time limit ran out (init_stub.cpp): the
+// same worker as the admin's, which looks at the limit again under the
+// lock; when no worker ran (refused), the refusal is what status shows.
+int cmd_automatic_return() {
+    WorkerSpec spec{"return", {}, kRamLog};
+    auto exit = run_in_worker(spec, []() {
+        if (auto s = automatic_return(ReturnOptions{}); !s) return fail(s.error());
+        return kExitOk;
+    });
+    if (!exit) {
+        note_automatic_return_refused(exit.error().message());
+        return fail(exit.error());
+    }
+    if (!exit->message.empty()) {
+        if (exit->code == kExitBusy || exit->code == kExitRefused) note_automatic_return_refused(exit->message);
+        err("offroot: " + exit->message + "\n");
+    }
+    return exit->code;
+}
+
+int cmd_return(bool json, const std::string& root_device, bool fsck, bool dry_run, int64_t sshd_wait_seconds) {
     if (!dry_run) {
         if (auto busy = refuse_if_busy("return")) return *busy;
         ReturnOptions options;
         options.root_device = root_device;
         options.fsck = fsck;
+        options.sshd_wait_seconds = sshd_wait_seconds;
         WorkerSpec spec{"return", {}, kRamLog};
         if (!root_device.empty()) spec.arguments = {"--root", root_device};
         if (fsck) spec.arguments.push_back("--fsck");
@@ -328,6 +375,19 @@ int cmd_recover() {
         if (auto s = recover_transition(interrupted); !s) return fail(s.error());
         return kExitOk;
     });
+}
+
+// extend and confirm: the admin's hold on the automatic return, logged to
+// the log in RAM and the kernel's as the transitions are.
+int cmd_time_limit(const std::string& command, int64_t seconds) {
+    configure_log(LogSinks{.to_stderr = false, .to_kmsg = true, .ram_log = kRamLog, .tag = "offroot"});
+    auto said = command == "extend" ? extend_time_limit(seconds) : confirm_time_limit();
+    if (!said) {
+        err("offroot: " + said.error().message() + "\n");
+        return said.error().err == EWOULDBLOCK ? kExitBusy : kExitRefused;
+    }
+    out("offroot " + command + ": " + *said + "\n");
+    return kExitOk;
 }
 
 // After return: what the cycle logged while no log daemon ran, into the
@@ -409,17 +469,21 @@ std::vector<OptionSpec> options_of(const std::string& command) {
         known.push_back({"dry-run", 'n', false});
         known.push_back({"min-free", 0, true});
         known.push_back({"force-network", 0, false});
+        known.push_back({"timeout", 0, true});
     } else if (command == "return") {
         known.push_back({"root", 0, true});
         known.push_back({"fsck", 0, false});
         known.push_back({"dry-run", 'n', false});
+        known.push_back({"sshd-timeout", 0, true});
+        // Not for the admin: PID 1 starts the automatic return with it.
+        known.push_back({"time-limit-ran-out", 0, false});
     }
     return known;
 }
 
 bool command_is_known(const std::string& c) {
     return c == "status" || c == "check" || c == "enter" || c == "return" || c == "recover" || c == "arm" || c == "disarm" ||
-           c == "watch-sshd" || c == "import-log";
+           c == "watch-sshd" || c == "extend" || c == "confirm" || c == "import-log";
 }
 
 }  // namespace
@@ -444,9 +508,13 @@ int main(int argc, char** argv) {
     if (!command_is_known(command)) return usage_error("unknown command " + quoted(command));
     if (!opts) return usage_error(command + ": " + opts.error().message());
     // No positional words after the command: "offroot return /dev/vdb"
-    // (--root forgotten) must not return onto the recorded root.
-    if (!opts->positional.empty())
-        return usage_error(command + ": unexpected argument " + quoted(opts->positional.front()));
+    // (--root forgotten) must not return onto the recorded root. extend
+    // takes exactly one, its DURATION.
+    const size_t positional = command == "extend" ? 1 : 0;
+    if (opts->positional.size() > positional)
+        return usage_error(command + ": unexpected argument " + quoted(opts->positional[positional]));
+    if (opts->positional.size() < positional && !opts->given("help"))
+        return usage_error(command + ": give the DURATION from now, e.g. offroot extend 30m");
     if (opts->given("help")) {
         out(kUsage);
         return kExitOk;
@@ -456,7 +524,28 @@ int main(int argc, char** argv) {
     if (const std::string v = opts->value_or("min-free", "64"); !parse_number(v, min_free_mib))
         return usage_error(command + ": the argument ('" + v + "') for option '--min-free' is invalid");
 
+    // Durations are checked before anything runs: a typo must not enter
+    // without the limit the admin meant to have.
+    int64_t time_limit = 0;
+    if (command == "enter" && opts->given("timeout")) {
+        auto seconds = parse_time_limit("--timeout", opts->value_or("timeout", ""));
+        if (!seconds) return usage_error("enter: " + seconds.error().message());
+        time_limit = *seconds;
+    }
+    if (command == "extend") {
+        auto seconds = parse_time_limit("extend", opts->positional.front());
+        if (!seconds) return usage_error(seconds.error().message());
+        time_limit = *seconds;
+    }
+    int64_t sshd_wait = kDefaultSshdTimeLimit;
+    if (command == "return" && opts->given("sshd-timeout")) {
+        auto seconds = parse_duration(opts->value_or("sshd-timeout", ""));
+        if (!seconds) return usage_error("return: " + seconds.error().context("--sshd-timeout").message());
+        sshd_wait = *seconds;
+    }
+
     if (command == "status") return cmd_status(json);
+    if (command == "extend" || command == "confirm") return cmd_time_limit(command, time_limit);
     if (command == "recover") return cmd_recover();
     if (command == "import-log") return cmd_import_log();
     if (command == "arm" || command == "disarm") return cmd_arm(command);
@@ -468,6 +557,9 @@ int main(int argc, char** argv) {
         return kExitOk;
     }
     if (command == "check") return cmd_check(json, min_free_mib, opts->given("force-network"));
-    if (command == "enter") return cmd_enter(json, opts->given("dry-run"), min_free_mib, opts->given("force-network"));
-    return cmd_return(json, opts->value_or("root", ""), opts->given("fsck"), opts->given("dry-run"));
+    if (command == "enter")
+        return cmd_enter(json, opts->given("dry-run"), min_free_mib, opts->given("force-network"),
+                         opts->value_or("timeout", ""), time_limit);
+    if (opts->given("time-limit-ran-out")) return cmd_automatic_return();
+    return cmd_return(json, opts->value_or("root", ""), opts->given("fsck"), opts->given("dry-run"), sshd_wait);
 }

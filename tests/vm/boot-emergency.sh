@@ -13,6 +13,9 @@
 #   - the stock initramfs of the same guest, for the boot-time ratio.
 # GENERATOR dracut (a vm_dracut_image guest): the same, the root switch is
 # tmpfs, and dropbear-initramfs (initramfs-tools only) is left out.
+# GENERATOR dracut-systemd-initrd (INIT sysvinit): dracut's systemd initrd
+# on a sysvinit guest booted with init=/sbin/init; 1022 comes back after
+# switch-root by the init script offroot-emergency.
 #
 #   tests/vm/boot-emergency.sh DEB [SUITE [INIT [GENERATOR]]]
 #   (default: bookworm systemd, GENERATOR $OFFROOT_VM_GENERATOR or initramfs-tools)
@@ -33,6 +36,8 @@ if [ "$generator" != initramfs-tools ]; then
     generator_label=" ($generator)"
 fi
 boot_timeout=${OFFROOT_VM_BOOT_TIMEOUT:-300}
+extra_cmdline=$(vm_generator_cmdline "$generator")
+[ -n "$extra_cmdline" ] && OFFROOT_VM_CMDLINE="$OFFROOT_VM_CMDLINE $extra_cmdline"
 
 # RAM that rootfs may keep after boot: one budget for every suite, 6 MiB
 # (tests/hook/resident-cost.sh, 2026-12: bookworm 5.2, trixie ~5.4,
@@ -93,6 +98,16 @@ else
 fi
 check "ssh on 1022 answers with the key" vm_wait_ssh "$name" 1022 60
 check "sshd on 22 works as usual" vm_ssh "$name" 22 'test -d /etc/ssh'
+if [ "$generator" = dracut-systemd-initrd ]; then
+    # What this guest is: a systemd initrd, then sysvinit as PID 1, and
+    # 1022 back by the init script, not carried from the initrd.
+    check "the initrd was dracut's systemd initrd" \
+        grep -q 'offroot emergency ssh server in the initrd' "$(vm_dir "$name")/serial.log"
+    check "PID 1 is sysvinit's init (init=/sbin/init)" \
+        vm_ssh "$name" 22 'test "$(cat /proc/1/comm)" = init && test ! -d /run/systemd/system'
+    check "1022 was started again by the init script offroot-emergency" \
+        grep -q "offroot: emergency ssh on port [0-9]* again after switch-root" "$(vm_dir "$name")/serial.log"
+fi
 
 # shellcheck disable=SC2016 # expanded by the guest's shell
 check "the initramfs holding the keys is readable by root only" \
@@ -150,7 +165,7 @@ sed 's/^/    /' "$(vm_dir "$name")/check.out"
 on_nullfs() { vm_ssh "$name" 22 dmesg | grep -q 'rootfs on nullfs'; }
 expected_switch=move
 on_nullfs && expected_switch=pivot
-[ "$generator" = dracut ] && expected_switch=tmpfs
+case $generator in dracut*) expected_switch=tmpfs ;; esac
 check "offroot status: root switch $expected_switch, as this kernel's rootfs asks" \
     grep -q "^root switch: $expected_switch" <<< "$status"
 vm_poweroff "$name" 22 || fail "armed guest powered off"
@@ -213,7 +228,7 @@ vm_image_run "$name" "DEBIAN_FRONTEND=noninteractive apt-get purge -y -q offroot
 # initramfs-tools says "update-initramfs: Generating", Debian's dracut
 # "dracut: Generating".
 check "purge rebuilt the initramfs" grep -qE '(update-initramfs|dracut): Generating' "$(vm_dir "$name")/purge.log"
-if [ "$generator" = dracut ]; then
+if [ "$generator" != initramfs-tools ]; then
     # lsinitrd, in the guest's tree (this machine has initramfs-tools).
     image_has_offroot() { vm_image_run "$name" 'lsinitrd /boot/initrd.img-*' | grep -q offroot; }
     check_not "purged: nothing of offroot is left in the initramfs" image_has_offroot

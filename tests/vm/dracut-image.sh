@@ -7,6 +7,9 @@
 #
 #   dracut-image.sh --packages SUITE INIT       print what is installed (one per line)
 #   dracut-image.sh --build SUITE INIT OUT      build OUT (called by vm_dracut_image)
+#   dracut-image.sh --build-systemd-initrd sysvinit-SUITE sysvinit OUT
+#       the same, but a sysvinit guest keeps dracut's systemd module: its
+#       systemd initrd, booted with init=/sbin/init (vm_dracut_image ... systemd-initrd)
 #
 # dracut is told hostonly="no" (/etc/dracut.conf.d/10-offroot-vm.conf): the
 # image is built on this machine but boots in QEMU, whose devices a
@@ -30,14 +33,14 @@ packages() {
 }
 
 build() {
-    local suite=$1 init=$2 out=$3 name base dir log pkgs
+    local suite=$1 init=$2 out=$3 initrd=${4:-} name base dir log pkgs
     [ "$(id -u)" = 0 ] || die "must run as root (loop mounts, chroot)"
     case "$out" in /*) ;; *) out=$PWD/$out ;; esac
     [ -d "$(dirname "$out")" ] || die "output directory '$(dirname "$out")' does not exist"
     # shellcheck source=lib.sh
     . "$here/lib.sh"
     vm_setup_traps
-    name="build-dracut-$suite-$init"
+    name="build-dracut-$suite-$init${initrd:+-$initrd}"
     base=$(vm_base_image "$suite" "$init") || die "no base image for $suite/$init (see above)"
     vm_prepare "$name" "$base" || die "vm_prepare $name failed"
     dir=$(vm_dir "$name")
@@ -48,8 +51,10 @@ build() {
     # with its binary there dracut builds a systemd initrd, whose switch-root
     # starts systemd as the guest's init instead of /sbin/init: the admin of a
     # sysvinit host omits dracut's systemd module, and gets its shell init.
+    # systemd-initrd: the admin who kept dracut's default, and boots
+    # /sbin/init by init= on the kernel command line.
     omit=""
-    [ "$init" = sysvinit ] && omit="'omit_dracutmodules+=\" systemd \"'"
+    [ "$init" = sysvinit ] && [ -z "$initrd" ] && omit="'omit_dracutmodules+=\" systemd \"'"
     # shellcheck disable=SC2016 # expanded in the chroot
     vm_image_run "$name" "set -e
         mkdir -p /etc/dracut.conf.d
@@ -60,8 +65,11 @@ build() {
         ! dpkg-query -W -f '\${Status}\n' initramfs-tools 2>/dev/null | grep -q ' installed\$'
         # dracut answered the update-initramfs trigger of its own install.
         for i in /boot/initrd.img-*; do lsinitrd \"\$i\" | grep -q '^dracut' || { echo \"\$i is not dracut's\"; exit 1; }; done
-        if [ $init = sysvinit ]; then
+        if [ $init = sysvinit ] && [ -z '$initrd' ]; then
             for i in /boot/initrd.img-*; do ! lsinitrd \"\$i\" | grep -qx systemd || { echo \"\$i is a systemd initrd\"; exit 1; }; done
+        fi
+        if [ -n '$initrd' ]; then
+            for i in /boot/initrd.img-*; do lsinitrd \"\$i\" | grep -qx systemd || { echo \"\$i is not a systemd initrd\"; exit 1; }; done
         fi
         echo 'generator=dracut' >> /etc/offroot-test-image" > "$log" 2>&1 \
         || { tail -n 30 "$log" >&2; die "installing $pkgs in the $suite/$init tree failed (log: $log)"; }
@@ -71,12 +79,15 @@ build() {
     echo "$me: built $out" >&2
 }
 
-[ $# -ge 1 ] || die "usage: $0 --packages SUITE INIT | --build SUITE INIT OUT"
+[ $# -ge 1 ] || die "usage: $0 --packages SUITE INIT | --build SUITE INIT OUT | --build-systemd-initrd SUITE sysvinit OUT"
 mode=$1; shift
 case "$mode" in
 --packages) [ $# -eq 2 ] || die "usage: $0 --packages SUITE INIT"
             check_args "$1" "$2"; packages "$1" "$2" ;;
 --build)    [ $# -eq 3 ] || die "usage: $0 --build SUITE INIT OUT"
             check_args "$1" "$2"; build "$1" "$2" "$3" ;;
+--build-systemd-initrd)
+            [ $# -eq 3 ] && [ "$2" = sysvinit ] || die "usage: $0 --build-systemd-initrd SUITE sysvinit OUT"
+            check_args "$1" "$2"; build "$1" "$2" "$3" systemd-initrd ;;
 *)          die "unknown mode '$mode' (use --packages or --build)" ;;
 esac

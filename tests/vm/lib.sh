@@ -215,38 +215,54 @@ _vm_layout_more_disks() {
         || { _vm_err "cannot copy $img.second to $dir/extra-0.img (disk full?)"; return 1; }
 }
 
-# vm_dracut_image SUITE INIT — prints the path of a cached guest image whose initramfs is
-# dracut's (dracut-image.sh: the base image with dracut installed, initramfs-tools gone;
-# systemd initrd on systemd guests, dracut's shell init on sysvinit ones); builds it when the
-# key (suite, init, the base image, dracut-image.sh, its packages, mirror) has none. Named
-# *.raw, so that neither the base images' clean-up (*.ext4) nor the layouts' (*.disk) takes it.
+# vm_dracut_image SUITE INIT [systemd-initrd] — prints the path of a cached guest image whose
+# initramfs is dracut's (dracut-image.sh: the base image with dracut installed, initramfs-tools
+# gone; systemd initrd on systemd guests, dracut's shell init on sysvinit ones, or with
+# systemd-initrd a sysvinit guest's systemd initrd); builds it when the key (suite, init, the
+# variant, the base image, dracut-image.sh, its packages, mirror) has none. Named *.raw, so
+# that neither the base images' clean-up (*.ext4) nor the layouts' (*.disk) takes it.
 vm_dracut_image() {
-    local suite=${1:-} init=${2:-} builder="$_VM_LIB_DIR/dracut-image.sh" base pkgs hash dir img
-    [ $# -eq 2 ] || { _vm_err "usage: vm_dracut_image SUITE INIT"; return 1; }
+    local suite=${1:-} init=${2:-} initrd=${3:-} builder="$_VM_LIB_DIR/dracut-image.sh" base pkgs hash dir img tag mode=--build
+    [ $# -eq 2 ] || { [ $# -eq 3 ] && [ "$initrd" = systemd-initrd ]; } \
+        || { _vm_err "usage: vm_dracut_image SUITE INIT [systemd-initrd]"; return 1; }
     [ -x "$builder" ] || { _vm_err "$builder missing or not executable"; return 1; }
     pkgs=$("$builder" --packages "$suite" "$init") || return 1
     base=$(vm_base_image "$suite" "$init") || return 1
-    hash=$( { printf 'suite=%s\ninit=%s\ngenerator=dracut\nbase=%s\n' "$suite" "$init" "$(basename "$base")";
+    hash=$( { printf 'suite=%s\ninit=%s\ngenerator=dracut\ninitrd=%s\nbase=%s\n' "$suite" "$init" "$initrd" "$(basename "$base")";
               printf '%s\n' "$pkgs"; cat "$builder";
               printf 'mirror=%s\n' "${OFFROOT_VM_MIRROR:-$(debian_mirror)}"; } | sha256sum | cut -c1-16) \
         || { _vm_err "cannot compute the dracut image cache key"; return 1; }
+    tag="$suite-$init-dracut${initrd:+-$initrd}"
+    [ -n "$initrd" ] && mode=--build-systemd-initrd
     dir="$OFFROOT_VM_CACHE/images"
-    img="$dir/$suite-$init-dracut-$hash.raw"
+    img="$dir/$tag-$hash.raw"
     if [ ! -s "$img" ]; then
-        _vm_cached_build "dracut image $suite/$init" "$img" "$suite-$init-dracut" \
-            "$builder" --build "$suite" "$init" || return 1
+        _vm_cached_build "dracut image $suite/$init${initrd:+ ($initrd)}" "$img" "$tag" \
+            "$builder" "$mode" "$suite" "$init" || return 1
     fi
     printf '%s\n' "$img"
 }
 
 # vm_generator_image SUITE INIT GENERATOR — the guest image of SUITE/INIT whose initramfs
-# GENERATOR builds: initramfs-tools (vm_base_image, the default of every test) or dracut
-# (vm_dracut_image).
+# GENERATOR builds: initramfs-tools (vm_base_image, the default of every test), dracut
+# (vm_dracut_image) or dracut-systemd-initrd (a sysvinit guest with dracut's systemd initrd,
+# booted with init=/sbin/init: vm_generator_cmdline).
 vm_generator_image() {
     case "${3:-initramfs-tools}" in
     initramfs-tools) vm_base_image "$1" "$2" ;;
     dracut) vm_dracut_image "$1" "$2" ;;
-    *) _vm_err "unknown generator '${3:-}' (use initramfs-tools or dracut)"; return 1 ;;
+    dracut-systemd-initrd) vm_dracut_image "$1" "$2" systemd-initrd ;;
+    *) _vm_err "unknown generator '${3:-}' (use initramfs-tools, dracut or dracut-systemd-initrd)"; return 1 ;;
+    esac
+}
+
+# vm_generator_cmdline GENERATOR — what a guest of GENERATOR adds to the kernel command line:
+# init=/sbin/init for dracut-systemd-initrd, whose systemd initrd would otherwise start the
+# guest's systemd binary instead of its sysvinit (systemd's switch-root prefers itself).
+vm_generator_cmdline() {
+    case "${1:-initramfs-tools}" in
+    dracut-systemd-initrd) echo "init=/sbin/init" ;;
+    *) echo "" ;;
     esac
 }
 
@@ -255,8 +271,8 @@ vm_generator_image() {
 vm_initramfs_rebuild() {
     case "${1:-initramfs-tools}" in
     initramfs-tools) echo "update-initramfs -u" ;;
-    dracut) echo "dracut -f --regenerate-all" ;;
-    *) _vm_err "unknown generator '${1:-}' (use initramfs-tools or dracut)"; return 1 ;;
+    dracut|dracut-systemd-initrd) echo "dracut -f --regenerate-all" ;;
+    *) _vm_err "unknown generator '${1:-}' (use initramfs-tools, dracut or dracut-systemd-initrd)"; return 1 ;;
     esac
 }
 

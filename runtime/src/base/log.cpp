@@ -22,6 +22,13 @@ void write_all(int fd, const char* data, size_t size) noexcept {
 }
 void write_all(int fd, const std::string& data) { write_all(fd, data.data(), data.size()); }
 
+void append_fixed(const char* path, const char* line, size_t size) noexcept {
+    int fd = ::open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+    if (fd < 0) return;
+    write_all(fd, line, size);
+    ::close(fd);
+}
+
 const char* prefix(LogLevel level) noexcept {
     switch (level) {
         case LogLevel::error: return "error: ";
@@ -66,16 +73,10 @@ void log(LogLevel level, const std::string& message) {
     const std::string line = g_sinks.tag + ": " + prefix(level) + message + "\n";
     if (g_sinks.to_stderr) write_all(STDERR_FILENO, line);
     if (g_sinks.to_kmsg) write_kmsg(level, message);
-    if (!g_sinks.ram_log.empty()) {
-        int fd = ::open(g_sinks.ram_log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
-        if (fd >= 0) {
-            write_all(fd, line);
-            ::close(fd);
-        }
-    }
+    if (!g_sinks.ram_log.empty()) append_fixed(g_sinks.ram_log.c_str(), line.data(), line.size());
 }
 
-void log_fixed(LogLevel level, const char* message) noexcept {
+void log_fixed(LogLevel level, const char* message, const char* also_to) noexcept {
     // "<N>" for kmsg first; stderr and the RAM log get the line after it.
     char line[512];
     int n = std::snprintf(line, sizeof line, "<%d>%s: %s%s\n", static_cast<int>(level), g_sinks.tag.c_str(),
@@ -92,13 +93,8 @@ void log_fixed(LogLevel level, const char* message) noexcept {
             ::close(fd);
         }
     }
-    if (!g_sinks.ram_log.empty()) {
-        int fd = ::open(g_sinks.ram_log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
-        if (fd >= 0) {
-            write_all(fd, line + mark, size - mark);
-            ::close(fd);
-        }
-    }
+    if (!g_sinks.ram_log.empty()) append_fixed(g_sinks.ram_log.c_str(), line + mark, size - mark);
+    if (also_to != nullptr && g_sinks.ram_log != also_to) append_fixed(also_to, line + mark, size - mark);
 }
 
 }  // namespace offroot

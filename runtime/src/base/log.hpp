@@ -26,6 +26,8 @@ inline void log_error(const std::string& m) { log(LogLevel::error, m); }
 // The same line, for PID 1's loop and for failure paths that must work
 // when memory is gone: formatted into a buffer on the stack (a message
 // longer than ~400 bytes is cut), no allocation, no exception.
-void log_fixed(LogLevel level, const char* message) noexcept;
+// `also_to`: a file the line is appended to as well (PID 1 writes to the
+// log in RAM only where it knows "/" is the emergency environment).
+void log_fixed(LogLevel level, const char* message, const char* also_to = nullptr) noexcept;
 
 }  // namespace offroot

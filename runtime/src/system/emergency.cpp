@@ -1,5 +1,7 @@
 #include "system/emergency.hpp"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,6 +32,35 @@ std::string in_rootfs(const EmergencyEnvironment& env, const std::string& path) 
 RealRootView real_root_view(const SystemStatus& status) {
     if (!status.emergency || !status.emergency->we_run_in_rootfs) return {"", "/proc/self/mountinfo"};
     return status.emergency->switcher().real_root_from_environment();
+}
+
+namespace {
+
+bool is_mount_root(const char* path) noexcept {
+    struct statx stx {};
+    return ::statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) == 0 &&
+           (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+}
+
+}  // namespace
+
+pid_t start_offroot_from_pid1(const char* const* args) noexcept {
+    const pid_t child = ::fork();
+    if (child != 0) return child;
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig)
+        if (sig != SIGKILL && sig != SIGSTOP) (void)::sigaction(sig, &dfl, nullptr);
+    sigset_t none;
+    ::sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::setsid();
+    if (is_mount_root(kEmergencyRootDir) && (::chroot(kEmergencyRootDir) != 0 || ::chdir("/") != 0)) ::_exit(126);
+    int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    for (int fd = 0; null >= 0 && fd < 3; ++fd) ::dup2(null, fd);
+    char* envp[] = {const_cast<char*>("PATH=/usr/sbin:/usr/bin:/sbin:/bin"), nullptr};
+    ::execve("/usr/sbin/offroot", const_cast<char* const*>(args), envp);
+    ::_exit(127);
 }
 
 std::optional<pid_t> read_pidfile(const std::string& path) {

@@ -59,6 +59,15 @@ inline constexpr const char* kRootfsLibDir = "/usr/lib/offroot";
 // The pid a pidfile names; nothing when it is missing or not a pid.
 std::optional<pid_t> read_pidfile(const std::string& path);
 
+// For PID 1 (the init stub): `/usr/sbin/offroot ARGS...` (args[0] is its
+// argv[0], the array ends with nullptr) started as a child of ours, in the
+// sessions' bind of the environment when there is one (the pivot switch's
+// return moves every process of rootfs, and a child started in the bind
+// stays with the sessions), out of PID 1's signal set-up (everything
+// ignored or blocked), in a session of its own, stdio on /dev/null. Its
+// pid, or -1 when fork() failed (errno says why). Allocates nothing.
+pid_t start_offroot_from_pid1(const char* const* args) noexcept;
+
 // None found is not an error: the answer is "no emergency environment".
 Result<std::optional<EmergencyEnvironment>> find_emergency_environment();
 Result<SystemStatus> read_system_status();

@@ -229,12 +229,6 @@ bool watcher_alive(pid_t pid) noexcept {
     ::_exit(127);
 }
 
-bool is_mount_root(const char* path) noexcept {
-    struct statx stx {};
-    return ::statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) == 0 &&
-           (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
-}
-
 }  // namespace
 
 bool sshd_watch_running() noexcept {
@@ -252,25 +246,10 @@ void keep_sshd_watch_alive() noexcept {
     ::clock_gettime(CLOCK_MONOTONIC, &now);
     if (last.tv_sec != 0 && now.tv_sec - last.tv_sec < 3) return;
     last = now;
-    const pid_t child = ::fork();
-    if (child < 0) {
+    const char* const args[] = {"offroot", "watch-sshd", nullptr};
+    if (start_offroot_from_pid1(args) < 0) {
         log_fixed(LogLevel::error, "the emergency dropbear's watcher is gone, and fork() failed: not started again");
         return;
-    }
-    if (child == 0) {
-        // Out of PID 1's signal set-up (everything ignored or blocked) and
-        // into the sessions' bind, where the watcher lives: the pivot
-        // switch's return moves every process of rootfs itself.
-        struct sigaction dfl {};
-        dfl.sa_handler = SIG_DFL;
-        for (int sig = 1; sig < NSIG; ++sig)
-            if (sig != SIGKILL && sig != SIGSTOP) (void)::sigaction(sig, &dfl, nullptr);
-        sigset_t none;
-        ::sigemptyset(&none);
-        ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        ::setsid();
-        if (is_mount_root(kEmergencyRootDir) && (::chroot(kEmergencyRootDir) != 0 || ::chdir("/") != 0)) ::_exit(126);
-        exec_watch_sshd("offroot");
     }
     // Its first process exits at once; PID 1 reaps it with the others.
     log_fixed(LogLevel::warning, "the emergency dropbear's watcher was gone: started it again");

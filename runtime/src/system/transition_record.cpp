@@ -82,6 +82,17 @@ Result<TransitionState> read_transition_state(const std::string& prefix) {
     return state;
 }
 
+bool transition_lock_held(const char* path) noexcept {
+    const int fd = ::open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) return false;
+    // As read_transition_state probes it: a shared lock, let go at once.
+    bool held = false;
+    if (::flock(fd, LOCK_SH | LOCK_NB) == 0) (void)::flock(fd, LOCK_UN);
+    else held = errno == EWOULDBLOCK;
+    ::close(fd);
+    return held;
+}
+
 std::string describe(const TransitionRecord& r) {
     char when[64] = "?";
     const time_t t = static_cast<time_t>(r.started);

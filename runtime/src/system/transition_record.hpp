@@ -59,6 +59,12 @@ struct TransitionState {
 };
 Result<TransitionState> read_transition_state(const std::string& prefix = "");
 
+// For PID 1 (the init stub): a transition holds the lock at `path` now.
+// Allocates nothing. A lock file that cannot be opened or probed counts as
+// free: the transition PID 1 would start takes the lock itself, and
+// refuses when it cannot.
+bool transition_lock_held(const char* path) noexcept;
+
 // "enter (pid 412) at step stop-services, started 2026-12-01 17:02:11 UTC"
 std::string describe(const TransitionRecord& record);
 

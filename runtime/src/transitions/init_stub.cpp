@@ -9,16 +9,21 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <vector>
 
 #include "kernel/chroot_escape.hpp"
+#include "base/duration.hpp"
 #include "base/files.hpp"
 #include "kernel/kernel_cmdline.hpp"
 #include "base/log.hpp"
 #include "system/emergency.hpp"
 #include "system/rootfs.hpp"
 #include "system/sshd_watch.hpp"
+#include "system/time_limit.hpp"
+#include "system/transition_record.hpp"
+#include "transitions/transition.hpp"
 
 namespace offroot {
 namespace {
@@ -159,6 +164,48 @@ void return_to_real_init(const InitStubOptions& options) {
     back_to_rootfs();
 }
 
+// The automatic return (system/time_limit.hpp), looked at on every tick
+// while "/" is the environment: once its deadline has passed and no
+// transition runs, `offroot return` is started as the admin would type it,
+// marked as ours (--time-limit-ran-out): under the transition lock it
+// checks again that the limit still stands (an offroot extend or confirm
+// may have come in between), records that it started, and why it failed
+// if it did. The return itself is the admin's, step for step, SIGUSR1 to
+// us included. Allocates nothing and throws nothing.
+void watch_time_limit() noexcept {
+    static int64_t started_for = 0;
+    static bool said_waiting = false;
+    char text[512];
+    TimeLimitView record;
+    const bool have = read_time_limit_fixed(kAutoReturnRecord, text, sizeof text, record);
+    const AutoReturnStep step =
+        auto_return_step(have ? &record : nullptr, boottime_seconds(), transition_lock_held(kTransitionLock), started_for);
+    if (step == AutoReturnStep::nothing) return;
+    if (step == AutoReturnStep::wait_for_transition) {
+        if (!said_waiting)
+            log_fixed(LogLevel::notice,
+                      "the time limit ran out while an offroot transition runs: the automatic return waits for it",
+                      kRamLog);
+        said_waiting = true;
+        return;
+    }
+    said_waiting = false;
+    char limit[32];
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "the time limit of %s ran out with no offroot extend or offroot confirm from the emergency "
+                  "session: starting offroot return",
+                  format_duration(record.limit, limit, sizeof limit));
+    log_fixed(LogLevel::warning, line, kRamLog);
+    const char* const args[] = {"offroot", "return", "--time-limit-ran-out", nullptr};
+    if (start_offroot_from_pid1(args) < 0) {
+        log_fixed(LogLevel::error, "fork() for the automatic return failed: tried again on the next tick", kRamLog);
+        return;
+    }
+    // Its follower exits with the return; we reap it with the others.
+    started_for = record.deadline;
+}
+
 // Written with no allocation: it runs when memory may be gone. Straight to
 // kmsg and stderr: the log may not be configured yet.
 void report_exception(const char* where) noexcept {
@@ -243,7 +290,8 @@ void run_init_stub(const InitStubOptions& options) {
     ::sigaddset(&waited, SIGCHLD);
     ::sigaddset(&waited, SIGUSR1);
     // The watcher of the emergency dropbear is looked after every few
-    // seconds, and at once when a child of ours ended (it is one).
+    // seconds, and at once when a child of ours ended (it is one); so is
+    // the automatic return's deadline.
     const struct timespec tick {kWatchTickSeconds, 0};
     for (;;) {
         siginfo_t info{};
@@ -254,7 +302,10 @@ void run_init_stub(const InitStubOptions& options) {
             } else {
                 // SIGCHLD, the tick (EAGAIN), EINTR.
                 reap_children();
-                if (still_in_environment()) keep_sshd_watch_alive();
+                if (still_in_environment()) {
+                    keep_sshd_watch_alive();
+                    watch_time_limit();
+                }
             }
         } catch (...) {
             report_exception("a step");

@@ -5,7 +5,9 @@
 // life inside the real root, chrooted at rootfs:/root. It leaves that
 // chroot for rootfs, drops everything the old init handed over, and then
 // does only what PID 1 must: reap orphans. SIGUSR1 means "the root is back
-// on top of /": it enters it through "/.." and execs the real init.
+// on top of /": it enters it through "/.." and execs the real init. On its
+// tick it also starts `offroot return` itself once the time limit of
+// `offroot enter --timeout` has run out (system/time_limit.hpp).
 // PID 1 must never exit (the kernel panics), so every failure is logged and
 // the stub goes on waiting.
 #pragma once

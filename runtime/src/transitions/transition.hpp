@@ -46,6 +46,9 @@ Result<DetachRecord> read_detach_record();
 
 struct EnterOptions {
     uint64_t min_free_kib = 64 * 1024;
+    // --timeout: the automatic return's time limit, in seconds; 0 none
+    // (system/time_limit.hpp).
+    int64_t time_limit_seconds = 0;
     int kill_grace_seconds = 10;
     bool force_session_interface = false;  // CheckOptions'
 };
@@ -53,7 +56,9 @@ struct EnterOptions {
 struct ReturnOptions {
     std::string root_device;  // empty: the one enter took away
     bool fsck = false;
-    int sshd_wait_seconds = 180;
+    // --sshd-timeout: how long sshd has to listen on port 22 again once
+    // the real init is PID 1; recorded for `offroot status`.
+    int64_t sshd_wait_seconds = 300;
 };
 
 // What return --fsck makes of the checker's exit status (-1: killed by a
@@ -66,6 +71,23 @@ Status return_to_root(const ReturnOptions& options);
 // removal (kDmHeldRecord); recover's too.
 void remark_deferred_removals();
 
+// The automatic return (transitions/time_limit.cpp): what `offroot return
+// --time-limit-ran-out`, started by PID 1, runs in its worker: under the
+// transition lock the limit is looked at again, its start recorded, then
+// return_to_root; a failure is recorded for `offroot status`, and the host
+// stays DETACHED as after any failed return.
+Status automatic_return(const ReturnOptions& options);
+// The follower's part: the worker never ran (another transition held the
+// lock, or an interrupted one waits for recover): recorded as the failure.
+void note_automatic_return_refused(const std::string& why);
+// offroot extend: the automatic return starts `seconds` from now (not
+// added to what is left), set anew after a failed one. offroot confirm:
+// no automatic return. Both under the transition lock, from the emergency
+// environment; they return the line to print. A running transition
+// refuses them with err == EWOULDBLOCK.
+Result<std::string> extend_time_limit(int64_t seconds);
+Result<std::string> confirm_time_limit();
+
 struct TransitionRecord;
 // offroot recover: the transition `interrupted` (its record, left by a
 // worker that died) finished or undone; transition_recover.cpp says which
@@ -74,7 +96,9 @@ Status recover_transition(const TransitionRecord& interrupted);
 
 // From a normal session: start `offroot enter` inside rootfs, detached from
 // this session (which is about to end), and return.
-// `force_session_interface` passes --force-network on.
-Status continue_enter_in_rootfs(const std::string& rootfs_path, bool force_session_interface = false);
+// `force_session_interface` passes --force-network on, `time_limit` (the
+// admin's words, "30m"; empty: none) --timeout.
+Status continue_enter_in_rootfs(const std::string& rootfs_path, bool force_session_interface = false,
+                                const std::string& time_limit = "");
 
 }  // namespace offroot

@@ -13,12 +13,15 @@
 #include <algorithm>
 #include <cerrno>
 #include <set>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "kernel/block_device.hpp"
 #include "kernel/device_mapper.hpp"
 #include "kernel/kernel_cmdline.hpp"
 #include "base/clock.hpp"
+#include "base/duration.hpp"
 #include "system/emergency.hpp"
 #include "base/files.hpp"
 #include "system/holders.hpp"
@@ -33,6 +36,7 @@
 #include "kernel/processes.hpp"
 #include "switches/root_switch.hpp"
 #include "system/services.hpp"
+#include "system/time_limit.hpp"
 #include "transitions/transition.hpp"
 #include "base/undo.hpp"
 
@@ -210,6 +214,21 @@ Status enter_detached(const EnterOptions& options) {
              (record.root_mount_data.empty() ? "" : ", " + record.root_mount_data) + "), init " + to_string(init.kind));
 
     UndoStack undo;
+    // The last return's wait for sshd is over with this enter.
+    if (auto s = remove_time_limit(kSshdReturnRecord); !s) log_warning("enter: " + s.error().message());
+    // The automatic return's time limit, counted from here: PID 1 watches
+    // it once it is the stub (system/time_limit.hpp). An enter that undoes
+    // itself takes it away again; one that stops short of NORMAL leaves it.
+    if (options.time_limit_seconds > 0) {
+        if (auto s = write_time_limit(kAutoReturnRecord, time_limit_from(boottime_seconds(), options.time_limit_seconds)); !s)
+            return s.error().context("setting the time limit");
+        undo.push("time-limit", []() { return remove_time_limit(kAutoReturnRecord); });
+        log_info("enter: time limit " + format_duration(options.time_limit_seconds) +
+                 ": PID 1 returns to the root on its own when it runs out, unless offroot extend or offroot confirm "
+                 "comes from the emergency session");
+    } else if (auto s = remove_time_limit(kAutoReturnRecord); !s) {
+        return s.error().context("removing the time limit of an earlier enter");
+    }
     const RootSwitcher& root_switch = report->system.emergency->switcher();
     // Before the switch: the real root as seen from here. After it: PID 1
     // lives in the environment, and the real root is at <prefix>/root.
@@ -293,6 +312,8 @@ Status enter_detached(const EnterOptions& options) {
     undo.push("replace-pid1", [&root_switch]() -> Status {
         if (auto s = root_switch.put_real_root_back(); !s) return s;
         if (::kill(1, SIGUSR1) != 0) return sys_error("kill(1, SIGUSR1)");
+        // NORMAL again: no automatic return to watch.
+        if (auto s = remove_time_limit(kAutoReturnRecord); !s) return s;
         return remove_tools();
     });
     run.done();
@@ -414,11 +435,22 @@ Status enter_detached(const EnterOptions& options) {
     return {};
 }
 
-Status continue_enter_in_rootfs(const std::string& rootfs_path, bool force_session_interface) {
+Status continue_enter_in_rootfs(const std::string& rootfs_path, bool force_session_interface,
+                                const std::string& time_limit) {
     // enter checks the route back to the admin's address; built before
     // fork, which leaves the child nothing to allocate.
     const char* connection = std::getenv("SSH_CONNECTION");
     std::string ssh = std::string("SSH_CONNECTION=") + (connection ? connection : "");
+    // The new command line, too: the child must not allocate.
+    std::string self = "/usr/sbin/offroot", enter = "enter", force = "--force-network", timeout_option = "--timeout",
+                timeout = time_limit;
+    std::vector<char*> argv{self.data(), enter.data()};
+    if (force_session_interface) argv.push_back(force.data());
+    if (!timeout.empty()) {
+        argv.push_back(timeout_option.data());
+        argv.push_back(timeout.data());
+    }
+    argv.push_back(nullptr);
     pid_t child = ::fork();
     if (child < 0) return sys_error("fork()");
     if (child == 0) {
@@ -435,13 +467,9 @@ Status continue_enter_in_rootfs(const std::string& rootfs_path, bool force_sessi
         // RAM and the kernel's ring buffer carry the messages from here.
         int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
         for (int fd = 0; null >= 0 && fd < 3; ++fd) ::dup2(null, fd);
-        char self[] = "/usr/sbin/offroot";
-        char enter[] = "enter";
-        char force[] = "--force-network";
-        char* argv[] = {self, enter, force_session_interface ? force : nullptr, nullptr};
         char path[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
         char* envp[] = {path, ssh.data(), nullptr};
-        ::execve(self, argv, envp);
+        ::execve(self.c_str(), argv.data(), envp);
         ::_exit(127);
     }
     return {};

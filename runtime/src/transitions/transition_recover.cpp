@@ -35,6 +35,7 @@
 #include "system/init_system.hpp"
 #include "system/offline_tools.hpp"
 #include "system/services.hpp"
+#include "system/time_limit.hpp"
 #include "system/transition_record.hpp"
 #include "transitions/network_steps.hpp"
 #include "transitions/transition.hpp"
@@ -55,6 +56,7 @@ bool pid1_is_stub() {
 // After the real init took PID 1 back: what return does last.
 void return_tail() {
     forget(kDetachRecord);
+    forget(kAutoReturnRecord);
     if (auto s = remove_tools(); !s) log_warning("recover: removing the tools enter brought into RAM: " + s.error().message());
     thaw_network_step(kNetworkRecord);
     forget(kNetworkRecord);

@@ -19,8 +19,10 @@
 #include "system/init_system.hpp"
 #include "system/journal_import.hpp"
 #include "system/offline_tools.hpp"
+#include "system/time_limit.hpp"
 #include "system/udev_db.hpp"
 #include "base/clock.hpp"
+#include "base/duration.hpp"
 #include "system/emergency.hpp"
 #include "base/files.hpp"
 #include "base/log.hpp"
@@ -240,6 +242,11 @@ Status return_to_root(const ReturnOptions& options) {
     if (!handed_over) return plain_error("offroot-init did not hand PID 1 back within 30 s (see dmesg)");
     undo.commit();
     ::unlink(kDetachRecord);
+    // The stay off the disk is over: no automatic return to watch, and
+    // sshd's own time limit starts (system/time_limit.hpp).
+    if (auto s = remove_time_limit(kAutoReturnRecord); !s) log_warning("return: " + s.error().message());
+    if (auto s = write_time_limit(kSshdReturnRecord, time_limit_from(boottime_seconds(), options.sshd_wait_seconds)); !s)
+        log_warning("return: recording sshd's time limit for offroot status: " + s.error().message());
     // The tools brought in at enter go: their RAM is the system's again.
     if (auto s = remove_tools(); !s) log_warning("removing the tools enter brought into RAM: " + s.error().message());
     // The init's own network configuration is in charge from here: the
@@ -255,11 +262,14 @@ Status return_to_root(const ReturnOptions& options) {
     // Past the hand-over nothing may fail the return: a drift is a warning.
     if (auto s = plan.begin("wait-for-sshd"); !s) log_warning(s.error().message());
     if (auto s = plan.finish(); !s) log_warning(s.error().message());
-    const double deadline = monotonic_seconds() + options.sshd_wait_seconds;
+    const double deadline = monotonic_seconds() + static_cast<double>(options.sshd_wait_seconds);
     while (monotonic_seconds() < deadline && !sshd_answers()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
     if (!sshd_answers()) {
-        log_warning("sshd on port 22 did not answer within " + std::to_string(options.sshd_wait_seconds) + " s");
+        // The record stays: offroot status on 1022 says the same.
+        log_warning("sshd on port 22 did not answer within " + format_duration(options.sshd_wait_seconds) +
+                    " of offroot return; the emergency session on port 1022 is still available");
     } else {
+        if (auto s = remove_time_limit(kSshdReturnRecord); !s) log_warning("return: " + s.error().message());
         char buf[64];
         std::snprintf(buf, sizeof buf, "%.1f", monotonic_seconds() - t0);
         log_info(std::string("NORMAL: sshd on port 22 answers, ") + buf + " s after offroot return");

@@ -16,6 +16,8 @@ session_space() {
 }
 
 PREMOUNT=session_space build_boot_scene /bin /usr/lib/offroot /tests /var/lib/offroot
+# What runs in rootfs while the stub is PID 1 (real-init.sh starts it).
+echo "${STUB_DRIVER:-stub-driver.sh}" > /root/run/stub-driver
 
 # The emergency sshd stand-in: started in the initramfs, it keeps rootfs as
 # its root for its whole life.

@@ -52,7 +52,7 @@ phase1)
 
     # ... and the stub over init, started by init's own re-exec.
     mount -o bind "$door/usr/lib/offroot/offroot-init" /sbin/init
-    chroot "$door" /bin/sh /tests/stub-driver.sh &
+    chroot "$door" /bin/sh "/tests/$(cat /run/stub-driver 2>/dev/null || echo stub-driver.sh)" &
     exec 7>/tmp/inherited-fd
     exec /sbin/init --deserialize 7
     ;;
