@@ -167,6 +167,34 @@ check "the root was shrunk to 1800M" test "$(vm_ssh "$name" 22 "stat -f -c '%b %
 lines_before=$(wc -l < "$dir/session.out")
 one_cycle 2 "" fsck || true
 
+# The dead-man return (offroot enter --timeout): a limit set at enter and
+# put off once by offroot extend over the 1022 session, then left to run
+# out: PID 1 starts the return itself, and the host comes back NORMAL with
+# sshd, the services and the data.
+auto_return_cycle() {
+    local out rc t0 waited
+    out=$(OFFROOT_VM_SSH_TIMEOUT=600 vm_ssh "$name" 1022 offroot enter --timeout 1m 2>&1) && rc=0 || rc=$?
+    echo "$out" | sed 's/^/    /'
+    check "automatic return: offroot enter --timeout 1m" test "$rc" = 0 || return 1
+    check "automatic return: status shows the time left" \
+        grep -q '^automatic return in ' <<< "$(vm_ssh "$name" 1022 offroot status 2>&1)"
+    check "automatic return: offroot extend 2m over the 1022 session" \
+        grep -q 'the automatic return starts in 2m' <<< "$(vm_ssh "$name" 1022 offroot extend 2m 2>&1)"
+    t0=$(date +%s)
+    # No offroot return: the limit runs out 2 min after the extend.
+    while ! status_is NORMAL && [ $(( $(date +%s) - t0 )) -lt 600 ]; do sleep 10; done
+    waited=$(( $(date +%s) - t0 ))
+    check "automatic return: NORMAL again on its own, ${waited}s after the extend" status_is NORMAL || return 1
+    check "automatic return: not before the extended limit" test "$waited" -ge 110
+    check "automatic return: sshd on 22 answers again" vm_wait_ssh "$name" 22 120
+    check "automatic return: the stub said why it returned" \
+        grep -q 'ran out with no offroot extend or offroot confirm' <<< "$(vm_ssh "$name" 22 dmesg 2>&1)"
+    check "automatic return: every checksum matches" vm_ssh "$name" 22 'cd /srv/data && sha256sum --quiet -c /srv/sums'
+    check "automatic return: the writer runs again" writer_runs
+    check "automatic return: the 1022 session stayed connected" kill -0 "$session"
+}
+auto_return_cycle || true
+
 # Cycle 3: enter started from a normal session on port 22, which offroot
 # ends; the disk copied to the second disk; return onto the copy.
 from22=$(vm_ssh "$name" 22 offroot enter 2>&1 || true)

@@ -34,6 +34,9 @@ auto read_parsed(const std::string& path, Parse parse) -> decltype(parse(std::st
 }
 
 Status write_file(const std::string& path, const std::string& data, int flags, mode_t mode);
+// Written beside (PATH.new) and renamed over PATH: a reader, or a crash,
+// never sees half of it.
+Status replace_file(const std::string& path, const std::string& data, mode_t mode);
 
 Result<std::string> read_link(const std::string& path);
 Result<struct stat> stat_path(const std::string& path);

@@ -83,12 +83,7 @@ Result<std::optional<TimeLimit>> read_time_limit(const std::string& path) {
     return std::optional<TimeLimit>(TimeLimit{view.deadline, view.limit, view.started, std::string(view.failed)});
 }
 
-Status write_time_limit(const std::string& path, const TimeLimit& t) {
-    const std::string tmp = path + ".new";
-    if (auto s = write_file(tmp, serialize(t), O_CREAT | O_TRUNC, 0600); !s) return s;
-    if (::rename(tmp.c_str(), path.c_str()) != 0) return sys_error("rename(" + quoted(tmp) + ", " + quoted(path) + ")");
-    return {};
-}
+Status write_time_limit(const std::string& path, const TimeLimit& t) { return replace_file(path, serialize(t), 0600); }
 
 Status remove_time_limit(const std::string& path) {
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) return sys_error("unlink(" + quoted(path) + ")");

@@ -111,15 +111,8 @@ struct ActiveRecord {
 };
 std::optional<ActiveRecord> g_active;
 
-// Written beside and renamed over: a reader (or a crash) never sees half a
-// record.
-Status write_record(const ActiveRecord& active) {
-    const std::string tmp = active.path + ".new";
-    if (auto s = write_file(tmp, serialize(active.record), O_CREAT | O_TRUNC, 0600); !s) return s;
-    if (::rename(tmp.c_str(), active.path.c_str()) != 0)
-        return sys_error("rename(" + quoted(tmp) + ", " + quoted(active.path) + ")");
-    return {};
-}
+// A reader (or a crash) never sees half a record.
+Status write_record(const ActiveRecord& active) { return replace_file(active.path, serialize(active.record), 0600); }
 
 }  // namespace
 

@@ -177,9 +177,10 @@ void watch_time_limit() noexcept {
     static bool said_waiting = false;
     char text[512];
     TimeLimitView record;
-    const bool have = read_time_limit_fixed(kAutoReturnRecord, text, sizeof text, record);
+    // No limit (none set, or confirmed): the lock need not be probed.
+    if (!read_time_limit_fixed(kAutoReturnRecord, text, sizeof text, record)) return;
     const AutoReturnStep step =
-        auto_return_step(have ? &record : nullptr, boottime_seconds(), transition_lock_held(kTransitionLock), started_for);
+        auto_return_step(&record, boottime_seconds(), transition_lock_held(kTransitionLock), started_for);
     if (step == AutoReturnStep::nothing) return;
     if (step == AutoReturnStep::wait_for_transition) {
         if (!said_waiting)

@@ -35,16 +35,16 @@ Result<TransitionLock> hold_for(const std::string& command) {
     return busy;
 }
 
-Status refuse_outside_environment(const std::string& command) {
+// The system's status, read once, for a command that runs only in the
+// emergency environment.
+Result<SystemStatus> status_in_environment(const std::string& command) {
     auto status = read_system_status();
     if (!status) return status.error();
     if (!status->emergency || !status->emergency->we_run_in_rootfs)
         return plain_error("offroot " + command + " runs in the emergency environment",
                            "ssh -p 1022 root@this-host, then offroot " + command);
-    return {};
+    return status;
 }
-
-std::string in_words(int64_t seconds) { return format_duration(seconds); }
 
 }  // namespace
 
@@ -59,7 +59,7 @@ Status automatic_return(const ReturnOptions& options) {
     }
     TimeLimit t = **limit;
     if (const int64_t left = seconds_left(t, now); left > 0) {
-        log_info("return: the time limit was set again (offroot extend) just before it ran out: " + in_words(left) +
+        log_info("return: the time limit was set again (offroot extend) just before it ran out: " + format_duration(left) +
                  " left, still DETACHED");
         return {};
     }
@@ -70,8 +70,8 @@ Status automatic_return(const ReturnOptions& options) {
     t.started = now;
     if (auto s = write_time_limit(kAutoReturnRecord, t); !s)
         return s.error().context("recording that the automatic return starts, still DETACHED");
-    log_warning("return: started by offroot-init: the time limit of " + in_words(t.limit) + " ran out " +
-                in_words(now - t.deadline) + " ago, with no offroot extend or offroot confirm from the emergency session");
+    log_warning("return: started by offroot-init: the time limit of " + format_duration(t.limit) + " ran out " +
+                format_duration(now - t.deadline) + " ago, with no offroot extend or offroot confirm from the emergency session");
     auto returned = return_to_root(options);
     if (returned) return returned;
     t.failed = returned.error().message();
@@ -91,8 +91,7 @@ void note_automatic_return_refused(const std::string& why) {
 }
 
 Result<std::string> extend_time_limit(int64_t seconds) {
-    if (auto s = refuse_outside_environment("extend"); !s) return s.error();
-    auto status = read_system_status();
+    auto status = status_in_environment("extend");
     if (!status) return status.error();
     if (status->state != SystemState::detached)
         return plain_error("the system is " + to_string(status->state) +
@@ -105,17 +104,17 @@ Result<std::string> extend_time_limit(int64_t seconds) {
     const int64_t now = boottime_seconds();
     if (auto s = write_time_limit(kAutoReturnRecord, time_limit_from(now, seconds)); !s)
         return s.error().context("offroot extend, the time limit is as it was");
-    std::string said = "the automatic return starts in " + in_words(seconds);
+    std::string said = "the automatic return starts in " + format_duration(seconds);
     if (!*before) said += " (there was no time limit)";
     else if (!(*before)->failed.empty()) said += " (it is tried again; it failed: " + (*before)->failed + ")";
-    else said += " (" + in_words(seconds_left(**before, now) > 0 ? seconds_left(**before, now) : 0) + " were left)";
+    else said += " (" + format_duration(seconds_left(**before, now) > 0 ? seconds_left(**before, now) : 0) + " were left)";
     said += "; offroot confirm calls it off";
     log_info("extend: " + said);
     return said;
 }
 
 Result<std::string> confirm_time_limit() {
-    if (auto s = refuse_outside_environment("confirm"); !s) return s.error();
+    if (auto status = status_in_environment("confirm"); !status) return status.error();
     auto lock = hold_for("confirm");
     if (!lock) return lock.error();
     auto before = read_time_limit(kAutoReturnRecord);
