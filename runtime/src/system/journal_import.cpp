@@ -220,11 +220,7 @@ Result<CycleRecord> parse_cycle_record(std::string_view text) {
 }
 
 Status write_cycle_record(const std::string& path, const CycleRecord& record) {
-    const std::string temporary = path + ".new";
-    if (auto s = write_file(temporary, serialize(record), O_CREAT | O_TRUNC | O_NOFOLLOW, 0600); !s) return s;
-    if (::rename(temporary.c_str(), path.c_str()) != 0)
-        return sys_error("rename(" + quoted(temporary) + ", " + quoted(path) + ")");
-    return {};
+    return replace_file(path, serialize(record), 0600);
 }
 
 std::string phase_of(const CycleRecord& cycle, uint64_t seq) {
