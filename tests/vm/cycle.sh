@@ -170,7 +170,8 @@ one_cycle 2 "" fsck || true
 # The dead-man return (offroot enter --timeout): a limit set at enter and
 # put off once by offroot extend over the 1022 session, then left to run
 # out: PID 1 starts the return itself, and the host comes back NORMAL with
-# sshd, the services and the data.
+# sshd, the services and the data. ~2.5 min: CI runs it on one guest per
+# init (OFFROOT_VM_AUTO_RETURN=0 on the others, tests/CMakeLists.txt).
 auto_return_cycle() {
     local out rc t0 waited
     out=$(OFFROOT_VM_SSH_TIMEOUT=600 vm_ssh "$name" 1022 offroot enter --timeout 1m 2>&1) && rc=0 || rc=$?
@@ -193,7 +194,11 @@ auto_return_cycle() {
     check "automatic return: the writer runs again" writer_runs
     check "automatic return: the 1022 session stayed connected" kill -0 "$session"
 }
-auto_return_cycle || true
+if [ "${OFFROOT_VM_AUTO_RETURN:-1}" = 1 ]; then
+    auto_return_cycle || true
+else
+    echo "# automatic return not run on this guest (OFFROOT_VM_AUTO_RETURN=${OFFROOT_VM_AUTO_RETURN})"
+fi
 
 # Cycle 3: enter started from a normal session on port 22, which offroot
 # ends; the disk copied to the second disk; return onto the copy.
