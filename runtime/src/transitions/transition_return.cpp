@@ -91,11 +91,13 @@ Status run_fsck(const std::string& device, const std::string& fs_type) {
     return fsck_verdict(describe(c), r->exit_status, device);
 }
 
-// Bounded: syslog may not be installed at all; a warning says where the
+// Bounded, and short: it runs once sshd answers, and a syslog daemon
+// starts before sshd ($syslog in ssh's Required-Start), so a /dev/log
+// still missing by then means none is installed; a warning says where the
 // lines stay then.
 void import_log_at_return() {
     ImportOptions options;
-    options.wait_seconds = 10;
+    options.wait_seconds = 2;
     options.close_range = true;
     auto imported = import_cycle_log(options);
     if (!imported)
