@@ -57,9 +57,9 @@ TEST_CASE("a kmsg record without its header is refused", "[journal-import]") {
 }
 
 TEST_CASE("the cycle record round-trips and refuses what is incomplete", "[journal-import]") {
-    CycleRecord r{100, 140, 170, 120, 190, 150, LogSink::syslog};
+    CycleRecord r{100, 140, 170, 120, 190, 150, LogSink::syslog, 97};
     const std::string text = serialize(r);
-    CHECK(text == "ENTER=100\nDETACHED=140\nRETURN=170\nFROM=120\nTO=190\nIMPORTED=150\nSINK=syslog\n");
+    CHECK(text == "ENTER=100\nDETACHED=140\nRETURN=170\nFROM=120\nTO=190\nIMPORTED=150\nJOURNALD=97\nSINK=syslog\n");
     auto back = parse_cycle_record(text);
     REQUIRE(back.ok());
     CHECK(back->enter == 100);
@@ -69,6 +69,11 @@ TEST_CASE("the cycle record round-trips and refuses what is incomplete", "[journ
     CHECK(back->to == 190);
     CHECK(back->imported == 150);
     CHECK(back->sink == LogSink::syslog);
+    CHECK(back->journald == 97);
+    // journald's place is optional: an older offroot's record has none.
+    auto older = parse_cycle_record("ENTER=1\nDETACHED=2\nRETURN=3\nFROM=1\nTO=4\nIMPORTED=0\nSINK=journal\n");
+    REQUIRE(older.ok());
+    CHECK(older->journald == 0);
     CHECK_FALSE(parse_cycle_record("ENTER=100\nTO=3\n").ok());
     CHECK_FALSE(parse_cycle_record(text + "TO=x\n").ok());
     CHECK_FALSE(parse_cycle_record("ENTER=1\nDETACHED=2\nRETURN=3\nFROM=1\nTO=4\nIMPORTED=0\nSINK=console\n").ok());

@@ -187,6 +187,7 @@ std::string serialize(const CycleRecord& r) {
     return "ENTER=" + std::to_string(r.enter) + "\nDETACHED=" + std::to_string(r.detached) +
            "\nRETURN=" + std::to_string(r.returned) + "\nFROM=" + std::to_string(r.from) +
            "\nTO=" + std::to_string(r.to) + "\nIMPORTED=" + std::to_string(r.imported) +
+           "\nJOURNALD=" + std::to_string(r.journald) +
            "\nSINK=" + (r.sink == LogSink::journal ? "journal" : "syslog") + "\n";
 }
 
@@ -210,10 +211,11 @@ Result<CycleRecord> parse_cycle_record(std::string_view text) {
                           : key == "FROM"     ? &r.from
                           : key == "TO"       ? &r.to
                           : key == "IMPORTED" ? &r.imported
+                          : key == "JOURNALD" ? &r.journald
                                               : nullptr;
         if (field == nullptr) continue;  // a newer offroot's field
         if (!parse_number(value, *field)) return plain_error("malformed " + std::string(key) + " in the cycle record");
-        ++seen;
+        if (field != &r.journald) ++seen;  // optional: 0, or missing in an older record, is "unknown"
     }
     if (seen < 7) return plain_error("incomplete cycle record");
     return r;
@@ -303,7 +305,16 @@ std::optional<uint64_t> read_journald_seqnum(const std::string& path) {
 void mark_cycle_detached() { mark(&CycleRecord::detached); }
 void mark_cycle_return() { mark(&CycleRecord::returned); }
 
-void mark_cycle_handover(const std::string& old_run, const std::string& new_run, bool sysvinit) {
+void mark_cycle_journald_place(const std::string& real_run) {
+    auto journald = read_journald_seqnum(real_run + kJournaldKernelSeqnum);
+    if (!journald) return;  // none: this journald does not read the buffer (ReadKMsg=no)
+    auto cycle = read_cycle_record(kCycleRecord);
+    if (!cycle) return warn_unmarked(cycle.error());
+    cycle->journald = *journald;
+    if (auto s = write_cycle_record(kCycleRecord, *cycle); !s) warn_unmarked(s.error());
+}
+
+void mark_cycle_handover(const std::string& new_run, bool sysvinit) {
     auto cycle = read_cycle_record(kCycleRecord);
     if (!cycle) return warn_unmarked(cycle.error());
     auto next = next_kmsg_seq();
@@ -315,28 +326,24 @@ void mark_cycle_handover(const std::string& old_run, const std::string& new_run,
         cycle->sink = LogSink::syslog;
         cycle->from = cycle->enter;
         cycle->to = 0;
-    } else if (auto journald = read_journald_seqnum(old_run + kJournaldKernelSeqnum); journald) {
-        // The fresh /run would have journald read the whole buffer again,
-        // the boot's records a second time: it gets its place back, moved
-        // on to here. What lies between is the import's.
-        const std::string dir = new_run + "/systemd/journal";
-        for (const std::string& d : {new_run + "/systemd", dir})
-            if (auto s = make_dir(d, 0755); !s) return warn_unmarked(s.error());
-        const uint64_t seqnum = *next;
-        std::string bytes(sizeof seqnum, '\0');
-        std::memcpy(bytes.data(), &seqnum, sizeof seqnum);
-        if (auto s = write_file(new_run + kJournaldKernelSeqnum, bytes, O_CREAT | O_EXCL | O_NOFOLLOW, 0644); !s)
-            return warn_unmarked(s.error());
-        cycle->sink = LogSink::journal;
-        cycle->from = std::min(*journald, *next);
-        cycle->to = *next;
-    } else {
-        // No place kept: this journald does not read the buffer
-        // (ReadKMsg=no), so none of the cycle is in the journal.
-        cycle->sink = LogSink::journal;
-        cycle->from = cycle->enter;
-        cycle->to = *next;
+        if (auto s = write_cycle_record(kCycleRecord, *cycle); !s) warn_unmarked(s.error());
+        return;
     }
+    // The fresh /run would have journald read the whole buffer again, the
+    // boot's records a second time: it gets a place, here. What lies
+    // between its place at enter and here is the import's; with no place
+    // kept (ReadKMsg=no, which the file does not change) none of the cycle
+    // is in the journal.
+    for (const std::string& d : {new_run + "/systemd", new_run + "/systemd/journal"})
+        if (auto s = make_dir(d, 0755); !s) return warn_unmarked(s.error());
+    const uint64_t seqnum = *next;
+    std::string bytes(sizeof seqnum, '\0');
+    std::memcpy(bytes.data(), &seqnum, sizeof seqnum);
+    if (auto s = write_file(new_run + kJournaldKernelSeqnum, bytes, O_CREAT | O_EXCL | O_NOFOLLOW, 0644); !s)
+        return warn_unmarked(s.error());
+    cycle->sink = LogSink::journal;
+    cycle->from = cycle->journald != 0 ? std::min(cycle->journald, *next) : cycle->enter;
+    cycle->to = *next;
     if (auto s = write_cycle_record(kCycleRecord, *cycle); !s) warn_unmarked(s.error());
 }
 

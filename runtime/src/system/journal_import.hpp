@@ -9,9 +9,10 @@
 // journald reads the buffer while it runs, so the records it missed are
 // exactly those from its place when enter killed it to the hand-over:
 //   enter  marks the cycle's first record and the one where DETACHED begins;
-//   return marks its first record, and at the fresh /run carries journald's
-//          place over, moved on to the hand-over (journald then reads from
-//          there on, and never the boot's records a second time);
+//   enter  also keeps journald's place once it has stopped it;
+//   return marks its first record, and at the fresh /run gives journald a
+//          place at the hand-over (journald then reads from there on, and
+//          never the boot's records a second time);
 //   import sends the records in between to the journal's socket, once.
 // On sysvinit no journald reads the buffer; rsyslog's imklog reads the
 // kernel's records from /proc/kmsg from where it stopped, and drops those
@@ -61,6 +62,7 @@ struct CycleRecord {
     uint64_t to = 0;        // the first one the log daemon reads itself (0: the hand-over is not done)
     uint64_t imported = 0;  // the import got this far (the next record it would send)
     LogSink sink = LogSink::journal;
+    uint64_t journald = 0;  // journald's place when enter had stopped it (0: none known)
 };
 std::string serialize(const CycleRecord& record);
 Result<CycleRecord> parse_cycle_record(std::string_view text);
@@ -93,10 +95,14 @@ std::string format_syslog_line(const KmsgRecord& record, const std::string& phas
 void mark_cycle_enter();
 void mark_cycle_detached();
 void mark_cycle_return();
-// At return's fresh /run (`old_run` the one the system ran with, `new_run`
-// the root's): journald's place carried over, moved on to the hand-over,
-// and the range it will not read recorded for the import.
-void mark_cycle_handover(const std::string& old_run, const std::string& new_run, bool sysvinit);
+// Once enter has stopped journald, while the real root's /run (`real_run`)
+// is still mounted: journald's place, which the fresh /run of return must
+// not lose. Read there and then, because the environment's own /run is the
+// boot's, and journald's file in it is as old as the first cycle.
+void mark_cycle_journald_place(const std::string& real_run);
+// At return's fresh /run (`new_run`, the root's): journald's place, moved on
+// to the hand-over, and the range it will not read recorded for the import.
+void mark_cycle_handover(const std::string& new_run, bool sysvinit);
 
 struct ImportOptions {
     std::string record_path = kCycleRecord;

@@ -370,6 +370,8 @@ Status enter_detached(const EnterOptions& options) {
         for (pid_t pid : left) names += " " + std::to_string(pid);
         return plain_error("processes survived SIGKILL (stuck in the kernel?):" + names);
     }
+    // journald is gone with the rest, its /run still mounted.
+    mark_cycle_journald_place(aside + "/run");
     run.done();
 
     if (auto s = run.begin("restore-network"); !s) return s;

@@ -216,7 +216,7 @@ Status return_to_root(const ReturnOptions& options) {
     // would lose, and what it missed since enter, for the import
     // (system/journal_import.hpp).
     const bool sysvinit = record && record->init_kind == to_string(InitSystem::sysvinit);
-    mark_cycle_handover("/run", run, sysvinit);
+    mark_cycle_handover(run, sysvinit);
     // The emergency dropbear's pidfile, so that the real system finds it.
     if (auto pidfile = read_file(kDropbearPidfile); pidfile) {
         if (make_dir(run + "/offroot", 0755))
