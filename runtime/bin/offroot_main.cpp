@@ -12,6 +12,7 @@
 #include <cstring>
 #include <functional>
 #include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,7 @@
 #include "base/files.hpp"
 #include "system/emergency.hpp"
 #include "system/holders.hpp"
+#include "system/journal_import.hpp"
 #include "system/sshd_watch.hpp"
 #include "system/time_limit.hpp"
 #include "system/storage.hpp"
@@ -74,6 +76,7 @@ const char* const kUsage =
     "  confirm                    no automatic return: stay DETACHED until offroot return\n"
     "  recover                    finish or undo an enter or return whose offroot was killed half-way\n"
     "                             (offroot status names it)\n"
+    "  import-log                 after return: what the cycle logged, into the journal or syslog, once\n"
     "  arm                        the emergency environment now, without a reboot (a tmpfs of its own)\n"
     "  disarm                     stop what offroot arm started\n"
     "\n"
@@ -387,6 +390,37 @@ int cmd_time_limit(const std::string& command, int64_t seconds) {
     return kExitOk;
 }
 
+// After return: what the cycle logged while no log daemon ran, into the
+// journal or syslog (system/journal_import.hpp). Run by
+// offroot-import-log.service at every boot of systemd, by return itself on
+// sysvinit; the record makes a second run import nothing. Best effort: a
+// warning and exit 1 when it cannot, which the unit ignores.
+int cmd_import_log() {
+    ImportOptions options;
+    options.wait_seconds = 5;
+    // The tests' stand-ins for the kernel's buffer and the daemons' sockets.
+    for (auto [name, field] : {std::pair{"OFFROOT_KMSG", &ImportOptions::kmsg_path},
+                               std::pair{"OFFROOT_JOURNAL_SOCKET", &ImportOptions::journal_socket},
+                               std::pair{"OFFROOT_SYSLOG_SOCKET", &ImportOptions::syslog_socket},
+                               std::pair{"OFFROOT_CYCLE_RECORD", &ImportOptions::record_path}})
+        if (const char* v = std::getenv(name); v != nullptr && *v != '\0') options.*field = v;
+    if (std::getenv("OFFROOT_CYCLE_RECORD") == nullptr) {
+        // The record lives in the emergency environment, which the real
+        // root reaches through one of its processes.
+        auto env = find_emergency_environment();
+        if (!env) return fail(env.error().context("offroot import-log: warning: finding the emergency environment"));
+        if (!*env) {
+            out("offroot import-log: no emergency environment, nothing to import\n");
+            return kExitOk;
+        }
+        options.record_path = in_rootfs(**env, kCycleRecord);
+    }
+    auto report = import_cycle_log(options);
+    if (!report) return fail(report.error().context("import-log: warning: the cycle's log stays in the kernel ring buffer (dmesg)"));
+    out("offroot import-log: " + report->summary + "\n");
+    return kExitOk;
+}
+
 // arm and disarm are shell, shared with the generators' hooks: they copy
 // the same environment the initramfs hook builds.
 int cmd_arm(const std::string& command) {
@@ -449,7 +483,7 @@ std::vector<OptionSpec> options_of(const std::string& command) {
 
 bool command_is_known(const std::string& c) {
     return c == "status" || c == "check" || c == "enter" || c == "return" || c == "recover" || c == "arm" || c == "disarm" ||
-           c == "watch-sshd" || c == "extend" || c == "confirm";
+           c == "watch-sshd" || c == "extend" || c == "confirm" || c == "import-log";
 }
 
 }  // namespace
@@ -513,6 +547,7 @@ int main(int argc, char** argv) {
     if (command == "status") return cmd_status(json);
     if (command == "extend" || command == "confirm") return cmd_time_limit(command, time_limit);
     if (command == "recover") return cmd_recover();
+    if (command == "import-log") return cmd_import_log();
     if (command == "arm" || command == "disarm") return cmd_arm(command);
     if (command == "watch-sshd") {
         // Started by start-dropbear and offroot arm; the watcher itself runs

@@ -33,7 +33,8 @@ packages() {
     case "$init" in
     systemd) printf '%s\n' systemd systemd-sysv dbus libpam-systemd ;;
     sysvinit)
-        printf '%s\n' sysvinit-core sysv-rc initscripts orphan-sysvinit-scripts ifupdown
+        # rsyslog as on the servers: the cycle's log goes to /var/log/syslog.
+        printf '%s\n' sysvinit-core sysv-rc initscripts orphan-sysvinit-scripts ifupdown rsyslog
         if [ "$suite" = bookworm ]; then echo isc-dhcp-client; else echo dhcpcd-base; fi ;;
     esac
 }

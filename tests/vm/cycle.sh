@@ -148,11 +148,25 @@ one_cycle() {   # N SHRINK_TO(or empty) [fsck]
         check "cycle $n: every service that ran before runs again${missing:+ (missing: $missing)}" test -z "$missing"
     fi
     check "cycle $n: the writer runs again" writer_runs
+    # What the cycle logged while no log daemon ran (journald, or rsyslog
+    # on sysvinit) reached the log after return, once: one DETACHED line per
+    # cycle so far, and on systemd the boot's kernel lines not read twice.
+    check "cycle $n: the system log has each cycle once ($n DETACHED lines: $(log_lines 'DETACHED: '))" \
+        test "$(log_lines 'DETACHED: ')" = "$n"
+    [ "$init" = systemd ] && check "cycle $n: the journal has the boot's kernel lines once" \
+        test "$(vm_ssh "$name" 22 "journalctl -b -k -o cat | grep -c '^Linux version '")" = 1
     check "cycle $n: the address never changed" test "$(vm_ssh "$name" 1022 "ip -4 -o addr show scope global" | awk '{print $2, $4}')" = "$address"
     check "cycle $n: the 1022 session stayed connected" kill -0 "$session"
     echo "cycle $n figures: ${enter_line:-no DETACHED line} / ${return_line:-no NORMAL line}"
 }
 status_is() { vm_ssh "$name" 1022 offroot status 2>/dev/null | grep -q "^offroot status: $1"; }
+log_lines() {   # PATTERN: how many lines of this boot's system log hold it
+    if [ "$init" = systemd ]; then
+        vm_ssh "$name" 22 "journalctl -b -o cat | grep -c -F '$1'"
+    else
+        vm_ssh "$name" 22 "grep -c -F '$1' /var/log/syslog"
+    fi
+}
 
 
 # Too little RAM: refused, with the reason, and nothing changed.

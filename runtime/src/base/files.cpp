@@ -59,7 +59,7 @@ Status write_file(const std::string& path, const std::string& data, int flags, m
 
 Status replace_file(const std::string& path, const std::string& data, mode_t mode) {
     const std::string tmp = path + ".new";
-    if (auto s = write_file(tmp, data, O_CREAT | O_TRUNC, mode); !s) return s;
+    if (auto s = write_file(tmp, data, O_CREAT | O_TRUNC | O_NOFOLLOW, mode); !s) return s;
     if (::rename(tmp.c_str(), path.c_str()) != 0) return sys_error("rename(" + quoted(tmp) + ", " + quoted(path) + ")");
     return {};
 }

@@ -34,7 +34,7 @@ auto read_parsed(const std::string& path, Parse parse) -> decltype(parse(std::st
 }
 
 Status write_file(const std::string& path, const std::string& data, int flags, mode_t mode);
-// Written beside (PATH.new) and renamed over PATH: a reader, or a crash,
+// Written beside (PATH.new, never through a symlink there) and renamed over PATH: a reader, or a crash,
 // never sees half of it.
 Status replace_file(const std::string& path, const std::string& data, mode_t mode);
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -36,6 +37,34 @@ const char* prefix(LogLevel level) noexcept {
     }
 }
 
+// One record per line of the message, each one write: /dev/kmsg takes a
+// write as one record and refuses one longer than its limit (1024 bytes
+// with the header since 5.10, 992 before) whole, with EINVAL; a command's
+// output logged in one message would be lost there, and the import after
+// return reads the buffer record by record (system/journal_import.hpp).
+// Opened anew for each record: the kernel rate-limits writes per open file
+// (printk_devkmsg=ratelimit, 10 in 5 s), not per writer.
+void write_kmsg(LogLevel level, const std::string& message) {
+    constexpr size_t kMaxText = 900;
+    const std::string head = "<" + std::to_string(static_cast<int>(level)) + ">" + g_sinks.tag + ": ";
+    std::string first = prefix(level);
+    size_t start = 0;
+    do {
+        size_t end = message.find('\n', start);
+        if (end == std::string::npos) end = message.size();
+        const size_t size = std::min(end - start, kMaxText);
+        // A message's last newline ends it; it starts no empty record.
+        if (size > 0 || start == 0) {
+            int fd = ::open("/dev/kmsg", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+            if (fd < 0) return;
+            write_all(fd, head + first + message.substr(start, size) + "\n");
+            ::close(fd);
+        }
+        first.clear();
+        start = size < end - start ? start + size : end + 1;
+    } while (start < message.size());
+}
+
 }  // namespace
 
 void configure_log(const LogSinks& sinks) { g_sinks = sinks; }
@@ -43,14 +72,7 @@ void configure_log(const LogSinks& sinks) { g_sinks = sinks; }
 void log(LogLevel level, const std::string& message) {
     const std::string line = g_sinks.tag + ": " + prefix(level) + message + "\n";
     if (g_sinks.to_stderr) write_all(STDERR_FILENO, line);
-    if (g_sinks.to_kmsg) {
-        // One write per record: /dev/kmsg takes each write as one message.
-        int fd = ::open("/dev/kmsg", O_WRONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd >= 0) {
-            write_all(fd, "<" + std::to_string(static_cast<int>(level)) + ">" + line);
-            ::close(fd);
-        }
-    }
+    if (g_sinks.to_kmsg) write_kmsg(level, message);
     if (!g_sinks.ram_log.empty()) append_fixed(g_sinks.ram_log.c_str(), line.data(), line.size());
 }
 

@@ -25,6 +25,7 @@
 #include "system/emergency.hpp"
 #include "base/files.hpp"
 #include "system/holders.hpp"
+#include "system/journal_import.hpp"
 #include "system/offline_tools.hpp"
 #include "base/log.hpp"
 #include "kernel/mount.hpp"
@@ -196,6 +197,9 @@ Status enter_detached(const EnterOptions& options) {
     if (!report->system.emergency || !report->system.emergency->we_run_in_rootfs)
         return plain_error("offroot enter runs in the emergency environment", "ssh -p 1022 root@this-host, then offroot enter");
     const InitInfo init = report->init;
+    // The cycle begins: its lines from here reach the journal after return
+    // (system/journal_import.hpp).
+    mark_cycle_enter();
     // The plan --dry-run prints is the table this run walks (plan.hpp).
     PlanRun run("enter", plan_enter(enter_inputs(*report)));
     if (auto s = run.begin("preflight"); !s) return s;
@@ -366,6 +370,8 @@ Status enter_detached(const EnterOptions& options) {
         for (pid_t pid : left) names += " " + std::to_string(pid);
         return plain_error("processes survived SIGKILL (stuck in the kernel?):" + names);
     }
+    // journald is gone with the rest, its /run still mounted.
+    mark_cycle_journald_place(aside + "/run");
     run.done();
 
     if (auto s = run.begin("restore-network"); !s) return s;
@@ -425,6 +431,7 @@ Status enter_detached(const EnterOptions& options) {
     if (auto s = run.finish(); !s) return s;
 
     const double total = monotonic_seconds() - t0;
+    mark_cycle_detached();
     log_info("DETACHED: " + record.root_device + " is free, " + seconds_text(total) + " after offroot enter (services " +
              seconds_text(services_seconds) + ", offroot " + seconds_text(total - services_seconds) + ")");
     return {};

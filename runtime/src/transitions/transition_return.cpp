@@ -16,6 +16,8 @@
 #include "kernel/elf.hpp"
 #include "kernel/kernel_cmdline.hpp"
 #include "system/fstab.hpp"
+#include "system/init_system.hpp"
+#include "system/journal_import.hpp"
 #include "system/offline_tools.hpp"
 #include "system/time_limit.hpp"
 #include "system/udev_db.hpp"
@@ -89,6 +91,22 @@ Status run_fsck(const std::string& device, const std::string& fs_type) {
     return fsck_verdict(describe(c), r->exit_status, device);
 }
 
+// Bounded, and short: it runs once sshd answers, and a syslog daemon
+// starts before sshd ($syslog in ssh's Required-Start), so a /dev/log
+// still missing by then means none is installed; a warning says where the
+// lines stay then.
+void import_log_at_return() {
+    ImportOptions options;
+    options.wait_seconds = 2;
+    options.close_range = true;
+    auto imported = import_cycle_log(options);
+    if (!imported)
+        log_warning("return: the cycle's log stays in the kernel ring buffer (dmesg) and " + std::string(kRamLog) +
+                    ": " + imported.error().message());
+    else
+        log_info("return: " + imported->summary);
+}
+
 }  // namespace
 
 // The device-mapper devices enter kept from their deferred removal are
@@ -118,6 +136,7 @@ Status return_to_root(const ReturnOptions& options) {
     if (!status->emergency || !status->emergency->we_run_in_rootfs)
         return plain_error("offroot return runs in the emergency environment (ssh -p 1022)");
 
+    mark_cycle_return();
     std::string device = options.root_device;
     std::string fs_type;
     const auto record = read_detach_record();
@@ -193,6 +212,11 @@ Status return_to_root(const ReturnOptions& options) {
     if (auto s = carry_udev_database("/run", run); !s)
         log_warning("carrying udev's database into the root: " + s.error().message() +
                     "; device-mapper devices may wait for udev after return");
+    // journald's place in the kernel's ring buffer, which the fresh /run
+    // would lose, and what it missed since enter, for the import
+    // (system/journal_import.hpp).
+    const bool sysvinit = record && record->init_kind == to_string(InitSystem::sysvinit);
+    mark_cycle_handover(run, sysvinit);
     // The emergency dropbear's pidfile, so that the real system finds it.
     if (auto pidfile = read_file(kDropbearPidfile); pidfile) {
         if (make_dir(run + "/offroot", 0755))
@@ -246,12 +270,16 @@ Status return_to_root(const ReturnOptions& options) {
         // The record stays: offroot status on 1022 says the same.
         log_warning("sshd on port 22 did not answer within " + format_duration(options.sshd_wait_seconds) +
                     " of offroot return; the emergency session on port 1022 is still available");
-        return {};
+    } else {
+        if (auto s = remove_time_limit(kSshdReturnRecord); !s) log_warning("return: " + s.error().message());
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%.1f", monotonic_seconds() - t0);
+        log_info(std::string("NORMAL: sshd on port 22 answers, ") + buf + " s after offroot return");
     }
-    if (auto s = remove_time_limit(kSshdReturnRecord); !s) log_warning("return: " + s.error().message());
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.1f", monotonic_seconds() - t0);
-    log_info(std::string("NORMAL: sshd on port 22 answers, ") + buf + " s after offroot return");
+    // sysvinit has no journald reading the ring buffer: the cycle goes to
+    // syslog from here, once its daemon listens (systemd's import is a unit
+    // of its own, offroot-import-log.service, after journald).
+    if (sysvinit) import_log_at_return();
     return {};
 }
 
