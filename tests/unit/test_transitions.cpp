@@ -21,6 +21,21 @@ TEST_CASE("sysvinit: the stop scripts run, in order, except the network and the 
     CHECK_FALSE(sysvinit_script_is_kept("K01cron"));
 }
 
+TEST_CASE("systemd's job queue from systemctl list-jobs --no-legend --plain", "[services]") {
+    const std::string out = "1123 user@0.service stop running\n"
+                            "1130 dracut-shutdown.service   stop waiting\n"
+                            "\n"
+                            "1131 systemd-networkd-wait-online.service start waiting\n"
+                            "junk\n";
+    const auto jobs = parse_systemd_jobs(out);
+    REQUIRE(jobs.size() == 3);
+    CHECK(jobs[0] == SystemdJob{"user@0.service", "stop", "running"});
+    CHECK(jobs[1] == SystemdJob{"dracut-shutdown.service", "stop", "waiting"});
+    CHECK(jobs[2] == SystemdJob{"systemd-networkd-wait-online.service", "start", "waiting"});
+    CHECK(describe_jobs({jobs[0], jobs[1]}) == "user@0.service (stop, running), dracut-shutdown.service (stop, waiting)");
+    CHECK(parse_systemd_jobs("").empty());
+}
+
 TEST_CASE("the detach record round-trips and needs a device", "[transition]") {
     DetachRecord r{"/dev/vda", "ext4", "systemd", "/usr/lib/systemd/systemd", "subvol=@rootfs"};
     auto back = parse_detach_record(serialize(r));

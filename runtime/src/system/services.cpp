@@ -2,12 +2,18 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
+#include <string_view>
+#include <thread>
 
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "base/clock.hpp"
 #include "base/files.hpp"
+#include "base/log.hpp"
 #include "base/subprocess.hpp"
+#include "base/text.hpp"
 
 namespace offroot {
 
@@ -43,11 +49,79 @@ Result<std::string> run_checked(const Command& c) {
 
 }  // namespace
 
+std::vector<SystemdJob> parse_systemd_jobs(const std::string& list_jobs_output) {
+    std::vector<SystemdJob> jobs;
+    for (const std::string_view line : split_lines(list_jobs_output)) {
+        // "JOB UNIT TYPE STATE", blank-separated (--no-legend --plain)
+        std::vector<std::string> words;
+        size_t i = 0;
+        while (i < line.size()) {
+            while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+            const size_t start = i;
+            while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
+            if (i > start) words.emplace_back(line.substr(start, i - start));
+        }
+        if (words.size() < 4) continue;
+        jobs.push_back({words[1], words[2], words[3]});
+    }
+    return jobs;
+}
+
+std::string describe_jobs(const std::vector<SystemdJob>& jobs) {
+    std::string out;
+    for (const auto& j : jobs) out += (out.empty() ? "" : ", ") + j.unit + " (" + j.type + ", " + j.state + ")";
+    return out;
+}
+
+namespace {
+
+// systemctl isolate returns once the target's own start job is done; the
+// stop jobs of the same transaction are not ordered against it and run on.
+// Seen on a dracut guest: a user manager and dracut-shutdown.service still
+// stopping when PID 1 was re-executed, their stop logic cut off, the user
+// manager SIGKILLed 10 s later by kill-leftovers. Their stop logic is what
+// enter promises, so the queue must hold no stop job first. Bounded: a stop job has
+// its own timeout (TimeoutStopSec, 90 s by default), after which systemd
+// kills the unit itself; past `seconds` enter stops and says what is stuck.
+Status wait_for_systemd_jobs(const std::string& real_root, double seconds) {
+    const double start = monotonic_seconds();
+    double next_report = start + 10;
+    for (;;) {
+        auto r = run_command(Command{{"systemctl", "list-jobs", "--no-legend", "--plain"}, real_root, 30});
+        if (!r) return r.error();
+        if (!r->ok())
+            return plain_error("systemctl list-jobs exited with status " + std::to_string(r->exit_status) + ": " +
+                               r->output);
+        // Only the stops: a start job the isolate left (one of the network's
+        // units waiting for a device) may wait forever, and frees nothing.
+        std::vector<SystemdJob> jobs;
+        for (auto& j : parse_systemd_jobs(r->output))
+            if (j.type == "stop") jobs.push_back(std::move(j));
+        if (jobs.empty()) return {};
+        const double now = monotonic_seconds();
+        if (now - start >= seconds)
+            return plain_error("systemd still has " + std::to_string(jobs.size()) + " stop jobs " +
+                               std::to_string(static_cast<int>(seconds)) + " s after the isolate: " +
+                               describe_jobs(jobs),
+                               "find why they do not stop (systemctl list-jobs, journalctl -u UNIT), then offroot "
+                               "enter again");
+        if (now >= next_report) {
+            log_info("enter: waiting for systemd to finish stopping: " + describe_jobs(jobs));
+            next_report = now + 10;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+}
+
+}  // namespace
+
 Result<std::string> stop_services(const InitInfo& init, const std::string& real_root) {
     switch (init.kind) {
         case InitSystem::systemd: {
-            Command c{{"systemctl", "isolate", kDetachedTarget}, real_root, 300};
-            return run_checked(c);
+            auto log = run_checked(Command{{"systemctl", "isolate", kDetachedTarget}, real_root, 300});
+            if (!log) return log;
+            if (auto s = wait_for_systemd_jobs(real_root, 300); !s) return s.error();
+            return log;
         }
         case InitSystem::sysvinit: {
             auto names = list_dir(path_join(real_root, "etc/rc0.d"));

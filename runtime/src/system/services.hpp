@@ -23,7 +23,20 @@ bool sysvinit_script_is_kept(const std::string& script_name);
 // The stop scripts to run, in order, from the names in /etc/rc0.d.
 std::vector<std::string> sysvinit_stop_order(const std::vector<std::string>& rc0_names);
 
-// Runs inside `real_root` (chroot). Returns a log of what ran.
+// systemd's job queue, as `systemctl list-jobs --no-legend --plain` prints it.
+struct SystemdJob {
+    std::string unit;
+    std::string type;   // stop, start, ...
+    std::string state;  // running, waiting
+    bool operator==(const SystemdJob&) const = default;
+};
+std::vector<SystemdJob> parse_systemd_jobs(const std::string& list_jobs_output);
+// "a.service (stop, running), b.scope (stop, waiting)"
+std::string describe_jobs(const std::vector<SystemdJob>& jobs);
+
+// Runs inside `real_root` (chroot). Returns a log of what ran. On systemd
+// it returns once the job queue holds no stop job: every stop the isolate
+// started has finished.
 Result<std::string> stop_services(const InitInfo& init, const std::string& real_root);
 // The undo: the services of the default target / running runlevel again.
 Result<std::string> start_services(const InitInfo& init, const std::string& real_root);

@@ -99,7 +99,7 @@ std::vector<Step> plan_enter(const EnterInputs& in) {
     switch (in.init.kind) {
         case InitSystem::systemd:
             s.push_back({"stop-services",
-                         "systemd stops every unit except the network's, the emergency environment's and its own",
+                         "systemd stops every unit except the network's, the emergency environment's and its own; wait until no stop job is left (up to 300 s)",
                          "start the stopped units again"});
             break;
         case InitSystem::sysvinit:

@@ -269,13 +269,15 @@ Status enter_detached(const EnterOptions& options) {
 
     // --- the services, stopped by the init system itself.
     if (auto s = run.begin("stop-services"); !s) return s;
-    auto stopped = stop_services(init, real_root.root());
-    if (!stopped) return stopped.error().context("stopping the services");
+    // The undo comes first: a stop that fails half-way (a job that never
+    // ends) has stopped some of them.
     undo.push("stop-services", [init, real_root]() -> Status {
         auto r = start_services(init, real_root.root());
         if (!r) return r.error();
         return {};
     });
+    auto stopped = stop_services(init, real_root.root());
+    if (!stopped) return stopped.error().context("stopping the services");
     const double services_seconds = run.done();
 
     // --- the real root aside, into <environment>:/root.
