@@ -110,6 +110,9 @@ one_cycle() {   # N SHRINK_TO(or empty) [fsck]
     out=$(OFFROOT_VM_SSH_TIMEOUT=600 vm_ssh "$name" 1022 offroot enter 2>&1) && rc=0 || rc=$?
     echo "$out" | sed 's/^/    /'
     check "cycle $n: offroot enter" test "$rc" = 0 || return 1
+    # Every service stopped with its own stop logic before PID 1 was
+    # re-executed: what is left for kill-leftovers goes on SIGTERM.
+    check "cycle $n: nothing left by the service stop needed SIGKILL" grep -q '(0 needed SIGKILL)' <<< "$out"
     enter_line=$(grep 'DETACHED:' <<< "$out" || true)
     check "cycle $n: offroot status says DETACHED" status_is DETACHED || return 1
     if [ "$n" = 1 ]; then
@@ -191,6 +194,7 @@ auto_return_cycle() {
     out=$(OFFROOT_VM_SSH_TIMEOUT=600 vm_ssh "$name" 1022 offroot enter --timeout 1m 2>&1) && rc=0 || rc=$?
     echo "$out" | sed 's/^/    /'
     check "automatic return: offroot enter --timeout 1m" test "$rc" = 0 || return 1
+    check "automatic return: nothing left by the service stop needed SIGKILL" grep -q '(0 needed SIGKILL)' <<< "$out"
     check "automatic return: status shows the time left" \
         grep -q '^automatic return in ' <<< "$(vm_ssh "$name" 1022 offroot status 2>&1)"
     check "automatic return: offroot extend 2m over the 1022 session" \
