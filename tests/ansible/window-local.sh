@@ -127,7 +127,7 @@ EOF
 reset_host() {   # HOST: NORMAL, nothing blocking, its normal sshd up
     local s="$tmp/$1"
     echo NORMAL > "$s/state"
-    rm -f "$s/blocker" "$s/refuse-return" "$s/disk" "$s/disk.fail" "$s/calls"
+    rm -f "$s/blocker" "$s/refuse-return" "$s/disk" "$s/disk.fail" "$s/calls" "$s/time-limit"
     : > "$s/calls"
     date > "$s/service"
     answers "${port22[$1]}" || nsenter -t "$keeper" -m sh "$s/ssh22.cmd"
@@ -199,6 +199,10 @@ check "hosta: the admin's task ran over the emergency connection, DETACHED" \
     grep -q "port ${port1022[hosta]}\$" "$tmp/hosta/disk"
 check "hosta: its normal sshd answers again" answers "${port22[hosta]}"
 check "hosta: reported ok" test "$(report hosta ok)" = True
+check "hosta: entered with the default dead-man time limit" called hosta "enter --timeout 30m"
+check "hosta: the time limit set again before the admin's tasks" called hosta "extend 30m"
+check "hosta: no time limit left after the return" test ! -e "$tmp/hosta/time-limit"
+check "hosta: reported with no automatic return (null)" test "$(report hosta automatic_return)" = None
 check "hostb: never entered" test "$(grep -c -- '--json enter' "$tmp/hostb/calls")" = 0
 check "hostb: untouched, NORMAL" state_is hostb NORMAL
 check "hostb: its sshd answers" answers "${port22[hostb]}"
@@ -209,6 +213,22 @@ check "the failure message names the host, the stage and the CLI's reason" \
     grep -q 'offroot window on hostb failed at stage check (Go or no-go (offroot check)): offroot check: NO-GO, 1 blocker: sleep (pid 777) is a root storage daemon' "$tmp/one-fails.log"
 check "the recap: hosta changed, not failed" grep -Eq 'hosta +: ok=[0-9]+ +changed=[1-9][0-9]* .*failed=0' "$tmp/one-fails.log"
 check "the recap: hostb failed" grep -Eq 'hostb +: ok=[0-9]+ .*failed=1' "$tmp/one-fails.log"
+
+# 1b. The admin's tasks as a list of files, each a batch: the time limit
+#     (another one here) set again before each.
+reset_host hosta
+cat > "$tmp/work2.yml" <<'EOF'
+---
+- name: A second batch
+  ansible.builtin.raw: echo "batch 2, time limit $(cat {{ offroot_test_disk | dirname }}/time-limit)" >> {{ offroot_test_disk }}
+EOF
+window batches -e offroot_hosts=hosta -e offroot_time_limit=45m -e "{\"offroot_window_tasks\": [\"$tmp/work.yml\", \"$tmp/work2.yml\"]}"
+check "batches: the window passes" test "$rc" = 0
+check "batches: entered with that time limit" called hosta "enter --timeout 45m"
+check "batches: both files ran" grep -q '^batch 2, time limit 2700 ' "$tmp/hosta/disk"
+check "batches: set again before each" test "$(grep -c -- '--json extend 45m$' "$tmp/hosta/calls")" = 2
+check "batches: NORMAL" state_is hosta NORMAL
+check "batches: no time limit left" test ! -e "$tmp/hosta/time-limit"
 
 # 2. serial 1, max_fail_percentage 0: the first host fails its check, the
 #    next batch is never started.
@@ -239,6 +259,10 @@ check "hostb: reported left DETACHED with the way in" \
     grep -q "\"left\": \"DETACHED: off its disk, running from RAM, reachable over the emergency connection (hostb-emergency: ssh -p ${port1022[hostb]} root@127.0.0.1)" "$tmp/report/window-hostb.json"
 check "hostb: the message has the CLI's reason" \
     grep -q 'refusing to return onto /dev/fake, still DETACHED: /dev/fake holds no filesystem' "$tmp/report/window-hostb.json"
+check "hostb: its automatic return is still pending" test -s "$tmp/hostb/time-limit"
+check "hostb: and the report says when it starts" \
+    grep -q '"left": "DETACHED: .*; automatic return in [0-9hms]* (time limit 30m) unless offroot extend or offroot confirm"' "$tmp/report/window-hostb.json"
+check "hostb: the report has the time limit" grep -q '"limit_seconds": 1800' "$tmp/report/window-hostb.json"
 
 # 4. With offroot_on_failure=stay, a host whose task failed stays DETACHED.
 reset_host hosta
@@ -247,6 +271,10 @@ window stay -e offroot_hosts=hosta -e offroot_on_failure=stay
 check "on_failure=stay: hosta stays DETACHED" state_is hosta DETACHED
 check "on_failure=stay: reachable on its emergency port" answers "${port1022[hosta]}"
 check "on_failure=stay: no return was tried" test "$(grep -c -- '--json return' "$tmp/hosta/calls")" = 0
+check "on_failure=stay: the automatic return put off for a person (before the batch, then after the failure)" \
+    test "$(grep -c -- '--json extend 30m$' "$tmp/hosta/calls")" = 2
+check "on_failure=stay: and pending" test -s "$tmp/hosta/time-limit"
+check "on_failure=stay: the report says when it starts" grep -q '"left": "DETACHED: .*; automatic return in' "$tmp/report/window-hosta.json"
 echo NORMAL > "$tmp/hosta/state"
 
 # 4b. A host without an emergency connection in the inventory: untouched.
@@ -259,8 +287,9 @@ check "no emergency host: NORMAL" state_is hosta NORMAL
 
 # 5. Check mode: the plans, nothing entered.
 reset_host hosta && reset_host hostb
-window check-mode -e offroot_serial=2 --check
+window check-mode -e offroot_serial=2 -e offroot_time_limit= --check
 check "check mode: the window passes" test "$rc" = 0
+check "check mode, offroot_time_limit empty: no time limit asked for" test "$(grep -c -- '--timeout\|extend' "$tmp/hosta/calls")" = 0
 check "check mode: enter --dry-run ran" called hosta "enter --dry-run"
 check "check mode: no real enter" test "$(grep -- '--json enter' "$tmp/hosta/calls" | grep -vc -- --dry-run)" = 0
 check "check mode: hosta still NORMAL" state_is hosta NORMAL
@@ -281,10 +310,34 @@ check "module: NORMAL after return" state_is hosta NORMAL
 mod command=return
 check "module: return on a NORMAL host is no change" grep -q '"changed": false' "$tmp/mod.log"
 check "module: and says it is already NORMAL" grep -q 'already NORMAL' "$tmp/mod.log"
+calls_before=$(wc -l < "$tmp/hosta/calls")
+mod "command=enter time_limit=30"
+check "module: a time limit without a unit fails" grep -q 'hosta-emergency | FAILED' "$tmp/mod.log"
+check "module: in the CLI's words" grep -q 'time_limit: the duration \\"30\\" has no unit; give it with a unit' "$tmp/mod.log"
+check "module: before anything ran on the host" test "$(wc -l < "$tmp/hosta/calls")" = "$calls_before"
 mod "command=enter time_limit=30m"
-check "module: time_limit is passed through" called hosta "enter --time-limit 30m"
-check "module: this CLI's refusal of it says the option is pending" grep -q 'issue 10' "$tmp/mod.log"
-check "module: still NORMAL after that refusal" state_is hosta NORMAL
+check "module: time_limit is enter --timeout" called hosta "enter --timeout 30m"
+check "module: DETACHED with the time limit" state_is hosta DETACHED
+check "module: the time limit is in the facts" grep -q '"offroot_automatic_return": {' "$tmp/mod.log"
+mod command=status
+check "module: status says when the automatic return starts" grep -q 'automatic return in [0-9m]*s* (time limit 30m)' "$tmp/mod.log"
+mod "command=extend time_limit=1h"
+check "module: extend changes" grep -q 'CHANGED' "$tmp/mod.log"
+check "module: extend runs offroot extend" called hosta "extend 1h"
+check "module: and says what the CLI said" grep -q 'offroot extend: the automatic return starts in 1h' "$tmp/mod.log"
+mod "command=extend time_limit=1h"
+check "module: extend again changes again" grep -q 'CHANGED' "$tmp/mod.log"
+mod command=confirm
+check "module: confirm changes" grep -q 'CHANGED' "$tmp/mod.log"
+check "module: no time limit is left" test ! -e "$tmp/hosta/time-limit"
+mod command=confirm
+check "module: confirm without a time limit succeeds" grep -q 'hosta-emergency | SUCCESS' "$tmp/mod.log"
+check "module: with no change" grep -q '"changed": false' "$tmp/mod.log"
+mod "command=return sshd_timeout=2m"
+check "module: sshd_timeout is return --sshd-timeout" called hosta "return --sshd-timeout 2m"
+check "module: NORMAL after that return" state_is hosta NORMAL
+mod "command=extend time_limit=1h"
+check "module: extend on a NORMAL host fails" grep -q 'cannot extend: the host is NORMAL' "$tmp/mod.log"
 python_module() { ansible -i "$tmp/inventory" hosta-emergency -m ansible.builtin.ping > "$tmp/ping.log" 2>&1; }
 check_not "module: a Python module over the emergency connection fails (it has no Python)" python_module
 

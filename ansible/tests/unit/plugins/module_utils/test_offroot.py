@@ -4,7 +4,11 @@
 """The offroot module's logic against a fake host: what it runs, how it reads
 the CLI's JSON, what it decides in each state, and what it says on failure.
 Fixtures: real `offroot --json` output (status, check, enter --dry-run) and
-the CLI's stderr lines, in ../../fixtures."""
+the CLI's stderr lines, in ../../fixtures. Those of the dead-man time limit
+(status-detached-*.json, status-transition-running.json, extend-*, confirm-*)
+are offroot's own output in the namespace scenario time-limit (tests/ns: a
+real offroot-init as PID 1, DETACHED), durations-refused.tsv and *-outside.*
+the built CLI's on a machine without an emergency environment."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -60,6 +64,13 @@ RETURN = [OFF, "--json", "return"]
 
 def ok(stdout="", stderr=""):
     return (0, stdout, stderr)
+
+
+def around(before, argv, answer, after):
+    """A host whose status (fixture `before`) is read, then argv answered,
+    then status (fixture `after`, or an exception) read again."""
+    return FakeHost((STATUS, ok(fixture(before))), (argv, answer),
+                    (STATUS, after if isinstance(after, Exception) else ok(fixture(after))))
 
 
 def run(params, host, check_mode=False):
@@ -166,20 +177,80 @@ def test_command_lines():
     assert m.quote_argv(["offroot", "--root", "/dev/my disk"]) == "offroot --root '/dev/my disk'"
 
 
-def test_time_limit_is_passed_through_when_set():
-    p = m.validate_params(dict(command="enter", time_limit="30m"))
-    assert m.build_argv(p) == [OFF, "--json", "enter", m.TIME_LIMIT_OPTION, "30m"]
-    assert m.TIME_LIMIT_OPTION not in m.build_argv(m.validate_params(dict(command="enter")))
+def test_time_limits_on_the_command_line():
+    p = m.validate_params(dict(command="enter", time_limit="1h30m", min_free=32))
+    assert m.build_argv(p) == [OFF, "--json", "enter", "--min-free", "32", "--timeout", "1h30m"]
+    assert m.build_argv(p, dry_run=True)[-3:] == ["--timeout", "1h30m", "--dry-run"]
+    assert "--timeout" not in m.build_argv(m.validate_params(dict(command="enter")))
+    # Empty is none: the window role passes "" to disable it.
+    assert "--timeout" not in m.build_argv(m.validate_params(dict(command="enter", time_limit="")))
+    assert m.build_argv(m.validate_params(dict(command="extend", time_limit="45m"))) == [OFF, "--json", "extend", "45m"]
+    assert m.build_argv(m.validate_params(dict(command="confirm"))) == [OFF, "--json", "confirm"]
+    p = m.validate_params(dict(command="return", fsck=True, sshd_timeout="10m"))
+    assert m.build_argv(p) == [OFF, "--json", "return", "--fsck", "--sshd-timeout", "10m"]
+
+
+def _refused_durations():
+    # What the real CLI says of each (offroot --json enter --timeout V,
+    # extend V, return --sshd-timeout V): exit 2 and one line.
+    rows = []
+    for line in fixture("durations-refused.tsv").splitlines():
+        command, value, rc, said = line.split("\t")
+        rows.append((command, value, int(rc), said))
+    return rows
+
+
+@pytest.mark.parametrize("command,value,rc,said", _refused_durations())
+def test_durations_are_refused_in_the_cli_s_words_before_anything_runs(command, value, rc, said):
+    assert rc == 2
+    cli_prefix = {"enter": "offroot: enter: --timeout: ", "extend": "offroot: extend: ",
+                  "return": "offroot: return: --sshd-timeout: "}[command]
+    option = "sshd_timeout" if command == "return" else "time_limit"
+    assert said.startswith(cli_prefix)
+    host = FakeHost()
+    r = run({"command": command, option: value}, host)
+    assert r["failed"] and host.calls == []
+    assert r["msg"] == option + ": " + said[len(cli_prefix):]
+
+
+@pytest.mark.parametrize("text,seconds", [
+    ("90s", 90), ("30m", 1800), ("2h", 7200), ("1h30m", 5400), ("1d", 86400), ("1m", 60), ("366d", 366 * 86400),
+    ("1h1h", 7200), ("007m", 420),
+])
+def test_durations_the_cli_takes(text, seconds):
+    assert m.parse_duration(text, "time_limit") == seconds
+    if seconds >= 60:
+        assert m.parse_time_limit(text, "time_limit") == seconds
+
+
+def test_sshd_timeout_has_no_minimum_but_time_limit_has():
+    assert m.parse_duration("10s", "sshd_timeout") == 10
+    with pytest.raises(m.OffrootFailure) as e:
+        m.parse_time_limit("59s", "time_limit")
+    assert e.value.msg == "time_limit: 59s is shorter than the minimum of 1m; leave yourself the time to log in again on port 1022"
+    with pytest.raises(m.OffrootFailure) as e:
+        m.parse_duration("366d1s", "time_limit")
+    assert "is more than a year" in e.value.msg
+
+
+@pytest.mark.parametrize("seconds,text", [(5400, "1h30m"), (90, "1m30s"), (0, "0s"), (-125, "-2m5s"), (90061, "1d1h1m1s")])
+def test_durations_are_written_as_the_cli_writes_them(seconds, text):
+    assert m.format_duration(seconds) == text
 
 
 @pytest.mark.parametrize("params,words", [
     (dict(command="enter", root="/dev/vdb"), "root is an option of command=return only"),
     (dict(command="check", fsck=True), "fsck is an option of command=return only"),
     (dict(command="return", min_free=10), "min_free is an option of command=check and command=enter"),
-    (dict(command="status", time_limit="1h"), "time_limit is an option of command=enter and command=return"),
+    (dict(command="status", time_limit="1h"), "time_limit is an option of command=enter (offroot enter --timeout) and command=extend"),
+    (dict(command="return", time_limit="1h"), "for return, sshd_timeout is offroot return --sshd-timeout"),
+    (dict(command="extend"), "command=extend needs time_limit"),
+    (dict(command="extend", time_limit=""), "command=extend needs time_limit"),
+    (dict(command="enter", sshd_timeout="5m"), "sshd_timeout is an option of command=return only"),
+    (dict(command="enter", time_limit="30"), 'time_limit: the duration "30" has no unit'),
     (dict(command="return", root="vdb"), "root must be a block device path under /dev"),
     (dict(command="enter", timeout=0), "timeout must be a positive"),
-    (dict(command="reboot"), "command must be one of status, check, enter, return"),
+    (dict(command="reboot"), "command must be one of status, check, enter, return, extend, confirm"),
 ])
 def test_option_mistakes_fail_before_anything_runs(params, words):
     host = FakeHost()
@@ -381,16 +452,182 @@ def test_enter_check_mode_on_a_detached_host_is_no_change():
     assert not r["changed"] and not r["failed"]
 
 
-def test_time_limit_refused_by_this_cli_says_it_is_pending():
+def test_enter_with_a_time_limit_reports_it_once_detached():
+    host = around("status-normal-1022.json", ENTER + ["--timeout", "30m"], ok("", fixture("enter-done.stderr")),
+                  "status-detached-time-limit.json")
+    r = run(dict(command="enter", time_limit="30m"), host)
+    assert not r["failed"] and r["changed"] and r["state"] == "DETACHED"
+    assert host.calls[1] == ENTER + ["--timeout", "30m"]
+    assert r["ansible_facts"]["offroot_automatic_return"] == {"limit_seconds": 1800, "seconds_left": 1800,
+                                                             "started": False, "failed": None}
+
+
+def test_enter_with_a_time_limit_from_a_normal_session_passes_it_on():
+    host = FakeHost(
+        (STATUS, ok(fixture("status-normal-22.json"))),
+        (ENTER + ["--timeout", "2h"], ok(fixture("enter-from-22.stdout"))),
+    )
+    r = run(dict(command="enter", time_limit="2h"), host)
+    assert r["changed"] and r["pending"] and host.calls[1] == ENTER + ["--timeout", "2h"]
+
+
+def test_enter_with_a_time_limit_on_a_detached_host_is_no_change_and_says_the_limit_stands():
+    host = FakeHost((STATUS, ok(fixture("status-detached-no-limit.json"))))
+    r = run(dict(command="enter", time_limit="30m"), host)
+    assert not r["failed"] and not r["changed"] and len(host.calls) == 1
+    assert r["msg"].startswith("already DETACHED")
+    assert "time_limit 30m was not applied" in r["msg"] and "no automatic return" in r["msg"]
+    assert "command=extend sets one" in r["msg"]
+
+
+def test_enter_check_mode_passes_the_time_limit_to_the_dry_run():
     host = FakeHost(
         (STATUS, ok(fixture("status-normal-1022.json"))),
-        (ENTER, (2, "", "offroot: enter: unrecognised option '--time-limit'\nusage: offroot [--json] COMMAND\n")),
-        (STATUS, ok(fixture("status-normal-1022.json"))),
+        (CHECK, ok(fixture("check-go.json"))),
+        (ENTER + ["--timeout", "30m", "--dry-run"], ok(fixture("enter-dry-run.json"))),
     )
-    r = run(dict(command="enter", time_limit="30m"), host)
-    assert r["failed"]
-    assert "unrecognised option '--time-limit'" in r["msg"] and "issue 10" in r["msg"] and "does not take it yet" in r["msg"]
-    assert host.calls[1] == ENTER + ["--time-limit", "30m"]
+    r = run(dict(command="enter", time_limit="30m"), host, check_mode=True)
+    assert r["changed"] and not r["failed"] and len(host.calls) == 3
+
+
+# ---------------------------------------------------------------------------
+# the dead-man time limit: status, extend, confirm
+
+EXTEND = [OFF, "--json", "extend"]
+CONFIRM = [OFF, "--json", "confirm"]
+
+
+def test_status_reports_the_time_limit():
+    r = run(dict(command="status"), FakeHost((STATUS, ok(fixture("status-detached-time-limit.json")))))
+    assert r["automatic_return"]["seconds_left"] == 1800
+    assert r["ansible_facts"]["offroot_automatic_return"]["limit_seconds"] == 1800
+    assert r["msg"] == ("offroot status: DETACHED; automatic return in 30m (time limit 30m) unless offroot extend or "
+                        "offroot confirm")
+    assert r["automatic_return_msg"] == r["msg"][len("offroot status: DETACHED; "):]
+
+
+def test_status_reports_a_failed_automatic_return():
+    r = run(dict(command="status"), FakeHost((STATUS, ok(fixture("status-detached-return-failed.json")))))
+    assert r["msg"].startswith("offroot status: DETACHED; the automatic return FAILED (the time limit of 8s ran out 5s "
+                               "ago): no --root given, and the root enter took away is unknown")
+    assert r["msg"].endswith("still DETACHED, offroot extend DURATION has it tried again")
+
+
+def test_status_without_a_time_limit():
+    r = run(dict(command="status"), FakeHost((STATUS, ok(fixture("status-detached-no-limit.json")))))
+    assert r["automatic_return"] is None and r["ansible_facts"]["offroot_automatic_return"] is None
+    assert r["msg"] == "offroot status: DETACHED; no automatic return (offroot extend DURATION sets a time limit)"
+    # NORMAL: nothing said of it (the CLI reports null there).
+    r = run(dict(command="status"), FakeHost((STATUS, ok(fixture("status-no-emergency.json")))))
+    assert r["msg"] == "offroot status: NO-EMERGENCY-ENVIRONMENT" and r["automatic_return"] is None
+
+
+def test_status_of_an_offroot_without_time_limits_has_no_such_fact():
+    r = run(dict(command="status"), FakeHost((STATUS, ok(fixture("status-detached.json")))))
+    assert "automatic_return" not in r and "offroot_automatic_return" not in r["ansible_facts"]
+    assert "automatic_return_msg" not in r
+    assert r["msg"] == "offroot status: DETACHED"
+
+
+@pytest.mark.parametrize("before,stdout", [
+    ("status-detached-no-limit.json", "extend-first.stdout"),
+    ("status-detached-time-limit.json", "extend-again.stdout"),
+    ("status-detached-return-failed.json", "extend-after-failed.stdout"),
+])
+def test_extend_always_changes(before, stdout):
+    host = around(before, EXTEND + ["30m"], ok(fixture(stdout)),
+                  "status-detached-time-limit.json")
+    r = run(dict(command="extend", time_limit="30m"), host)
+    assert not r["failed"] and r["changed"]
+    assert r["msg"] == fixture(stdout).strip()
+    assert r["automatic_return"]["seconds_left"] == 1800
+    assert r["ansible_facts"]["offroot_automatic_return"]["limit_seconds"] == 1800
+
+
+def test_extend_while_a_transition_runs_fails_with_the_cli_s_reason():
+    host = around("status-transition-running.json", EXTEND + ["30m"], (3, "", fixture("extend-busy.stderr")),
+                  "status-transition-running.json")
+    r = run(dict(command="extend", time_limit="30m"), host)
+    assert r["failed"] and r["rc"] == 3 and r["state"] == "DETACHED"
+    assert r["msg"].startswith("offroot extend refused (exit 3, another transition runs): refusing to extend: "
+                               "offroot enter (pid 696) at step slow")
+    assert r["msg"].endswith("; the host is DETACHED, no automatic return (offroot extend DURATION sets a time limit)")
+
+
+def test_extend_outside_the_emergency_environment_fails_with_the_cli_s_reason():
+    host = around("status-detached-no-limit.json", EXTEND + ["1h"], (1, "", fixture("extend-outside.stderr")),
+                  "status-detached-no-limit.json")
+    r = run(dict(command="extend", time_limit="1h"), host)
+    assert r["failed"] and r["rc"] == 1
+    assert ("offroot extend refused (exit 1): offroot extend runs in the emergency environment; ssh -p 1022 "
+            "root@this-host, then offroot extend; the host is DETACHED") in r["msg"]
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_extend_on_a_host_on_its_disk_fails_without_running_it(check_mode):
+    host = FakeHost((STATUS, ok(fixture("status-normal-1022.json"))))
+    r = run(dict(command="extend", time_limit="30m"), host, check_mode=check_mode)
+    assert r["failed"] and len(host.calls) == 1
+    assert r["msg"].startswith("cannot extend: the host is NORMAL: the time limit is for a stay off the disk (DETACHED)")
+
+
+def test_extend_check_mode_runs_nothing_and_reports_a_change():
+    host = FakeHost((STATUS, ok(fixture("status-detached-time-limit.json"))))
+    r = run(dict(command="extend", time_limit="2h"), host, check_mode=True)
+    assert r["changed"] and not r["failed"] and len(host.calls) == 1
+    assert r["msg"].startswith("would extend: the automatic return would start in 2h")
+
+
+def test_confirm_calls_the_automatic_return_off():
+    host = around("status-detached-time-limit.json", CONFIRM, ok(fixture("confirm-done.stdout")),
+                  "status-detached-no-limit.json")
+    r = run(dict(command="confirm"), host)
+    assert not r["failed"] and r["changed"]
+    assert r["msg"] == "offroot confirm: no automatic return; the host stays DETACHED until offroot return"
+    assert r["automatic_return"] is None and r["ansible_facts"]["offroot_automatic_return"] is None
+
+
+def test_confirm_without_a_time_limit_is_no_change():
+    host = around("status-detached-no-limit.json", CONFIRM, ok(fixture("confirm-no-limit.stdout")),
+                  "status-detached-no-limit.json")
+    r = run(dict(command="confirm"), host)
+    assert not r["failed"] and not r["changed"]
+    assert r["msg"] == "offroot confirm: no time limit is set, nothing to confirm"
+
+
+@pytest.mark.parametrize("status", ["status-normal-22.json", "status-no-emergency.json"])
+def test_confirm_on_a_host_on_its_disk_is_no_change_and_runs_nothing(status):
+    host = FakeHost((STATUS, ok(fixture(status))))
+    r = run(dict(command="confirm"), host)
+    assert not r["failed"] and not r["changed"] and len(host.calls) == 1
+    assert r["msg"].startswith("no automatic return: the host is ")
+
+
+def test_confirm_while_a_transition_runs_fails_with_the_cli_s_reason():
+    host = around("status-transition-running.json", CONFIRM, (3, "", fixture("confirm-busy.stderr")),
+                  m.ConnectionLost("gone"))
+    r = run(dict(command="confirm"), host)
+    assert r["failed"] and r["rc"] == 3 and r["state"] is None
+    assert "refusing to confirm: offroot enter (pid 696) at step slow" in r["msg"]
+    assert r["msg"].endswith("; offroot status does not answer")
+
+
+@pytest.mark.parametrize("status,changed", [
+    ("status-detached-time-limit.json", True),
+    ("status-detached-no-limit.json", False),
+    ("status-detached.json", True),  # an offroot whose status has no time limits: it may have one
+])
+def test_confirm_check_mode_predicts_from_status(status, changed):
+    host = FakeHost((STATUS, ok(fixture(status))))
+    r = run(dict(command="confirm"), host, check_mode=True)
+    assert not r["failed"] and r["changed"] is changed and len(host.calls) == 1
+
+
+def test_return_with_an_sshd_timeout():
+    host = around("status-detached-time-limit.json", RETURN + ["--sshd-timeout", "10m"], ok("", fixture("return-done.stderr")),
+                  "status-normal-1022.json")
+    r = run(dict(command="return", sshd_timeout="10m"), host)
+    assert not r["failed"] and r["changed"] and host.calls[1] == RETURN + ["--sshd-timeout", "10m"]
 
 
 # ---------------------------------------------------------------------------
@@ -494,3 +731,20 @@ def test_reason_through_a_pseudo_terminal():
     err = "Shared connection to 127.0.0.1 closed.\r\n"
     assert m.cli_reason(err, out) == "refusing to return onto /dev/fake, still DETACHED: /dev/fake holds no filesystem"
     assert m.summary_line(err, "NORMAL", "offroot: NORMAL: sshd on port 22 answers\r\n") == "NORMAL: sshd on port 22 answers"
+
+
+def test_extend_on_an_offroot_without_time_limits_in_its_status_returns_none():
+    host = around("status-detached.json", EXTEND + ["30m"], ok(fixture("extend-first.stdout")), "status-detached.json")
+    r = run(dict(command="extend", time_limit="30m"), host)
+    assert r["changed"] and "automatic_return" not in r and "offroot_automatic_return" not in r["ansible_facts"]
+
+
+def test_extend_in_transition_asks_the_cli_but_check_mode_fails():
+    host = around("status-transition.json", EXTEND + ["30m"], (1, "", "offroot: the system is TRANSITION: the time "
+                  "limit is for a stay off the disk (DETACHED), nothing to extend; offroot enter --timeout DURATION "
+                  "sets one\n"), "status-transition.json")
+    r = run(dict(command="extend", time_limit="30m"), host)
+    assert r["failed"] and r["msg"].startswith("offroot extend refused (exit 1): the system is TRANSITION")
+    host = FakeHost((STATUS, ok(fixture("status-transition.json"))))
+    r = run(dict(command="extend", time_limit="30m"), host, check_mode=True)
+    assert r["failed"] and r["msg"].startswith("cannot extend: the host is TRANSITION") and len(host.calls) == 1
