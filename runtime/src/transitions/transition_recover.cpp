@@ -7,11 +7,13 @@
 //   enter, the root still on top of / (died up to stop-services, or while
 //     the root was going aside and before it moved): undone, the services
 //     started again through the init (from stop-services on: before it,
-//     none was stopped), the tools removed;
+//     none was stopped), the tools removed, the DHCP clients
+//     hold-dhcp-leases killed started again from its record;
 //   enter, PID 1 already the stub and the root aside (died while killing
 //     the leftovers, restoring the network or freeing the disk): undone as
 //     enter undoes itself there, the root back on top and SIGUSR1, the
-//     real init boots the services again;
+//     real init boots the services again, the DHCP clients are started
+//     again;
 //   enter that had freed the disk (DETACHED): finished, nothing to do;
 //   return before the switch (DETACHED, or the root mounted at /root by
 //     it): what it mounted goes, and it runs again with its arguments;
@@ -31,6 +33,7 @@
 #include "kernel/mount.hpp"
 #include "kernel/mountinfo.hpp"
 #include "switches/root_switch.hpp"
+#include "system/dhcp_clients.hpp"
 #include "system/emergency.hpp"
 #include "system/init_system.hpp"
 #include "system/offline_tools.hpp"
@@ -57,6 +60,7 @@ bool pid1_is_stub() {
 void return_tail() {
     forget(kDetachRecord);
     forget(kAutoReturnRecord);
+    forget(kDhcpClientsRecord);
     if (auto s = remove_tools(); !s) log_warning("recover: removing the tools enter brought into RAM: " + s.error().message());
     thaw_network_step(kNetworkRecord);
     forget(kNetworkRecord);
@@ -94,9 +98,14 @@ Status recover_enter(const TransitionRecord& r, const SystemStatus& status) {
         if (auto s = remove_tools(); !s) return s.error().context("removing the tools enter brought into RAM");
         forget(kDetachRecord);
         forget(kNetworkRecord);
-        if (r.step != "starting" && r.step != "preflight" && r.step != "snapshot-network")
-            log_warning("recover: DHCP clients enter stopped with SIGKILL (dhclient, dhcpcd) are not started by "
-                        "recover: their addresses stay with the kernel; restart them through the init if needed");
+        // From hold-dhcp-leases on, the clients it killed (its record says
+        // which) are started again, as enter's own undo does.
+        if (r.step != "starting" && r.step != "preflight" && r.step != "snapshot-network") {
+            if (auto s = restart_killed_clients(kDhcpClientsRecord, real_root_view(status).root(), "recover"); !s)
+                log_warning("recover: " + s.error().message());
+        } else {
+            forget(kDhcpClientsRecord);
+        }
         log_info("recover: enter undone, NORMAL");
         return {};
     }
@@ -109,6 +118,13 @@ Status recover_enter(const TransitionRecord& r, const SystemStatus& status) {
         log_info("recover: PID 1 is offroot-init and the root is aside; undoing enter as it undoes itself: the root "
                  "back on top, PID 1 back to the real init");
         if (auto s = hand_pid1_back(root_switch); !s) return s;
+        // The init boots with the root's /run as enter left it, where
+        // ifupdown's state still has the interfaces up: ifup starts no
+        // client again.
+        if (auto s = restart_killed_clients(kDhcpClientsRecord, root_switch.real_root_from_environment().root(),
+                                            "recover");
+            !s)
+            log_warning("recover: " + s.error().message());
         return_tail();
         log_info("recover: enter undone; the real init boots the services again");
         return {};
