@@ -14,6 +14,10 @@
 //     enter undoes itself there, the root back on top and SIGUSR1, the
 //     real init boots the services again, the DHCP clients are started
 //     again;
+//   in each case that ends NORMAL, a bind of the stub left over the init's
+//     binary (enter died between bind-stub and unbind-stub) is unmounted,
+//     lazily as unbind-stub does: the next boot or re-exec of the init
+//     would run the stub;
 //   enter that had freed the disk (DETACHED): finished, nothing to do;
 //   return before the switch (DETACHED, or the root mounted at /root by
 //     it): what it mounted goes, and it runs again with its arguments;
@@ -50,9 +54,14 @@ void forget(const char* path) {
     if (::unlink(path) != 0 && errno != ENOENT) log_warning("recover: " + sys_error("unlink(" + quoted(path) + ")").message());
 }
 
+const std::string& stub_path() {
+    static const std::string path = std::string(kRootfsLibDir) + "/" + kInitStubName;
+    return path;
+}
+
 bool pid1_is_stub() {
     auto exe = stat_path("/proc/1/exe");
-    auto stub = stat_path(std::string(kRootfsLibDir) + "/" + kInitStubName);
+    auto stub = stat_path(stub_path());
     return exe && stub && same_inode(*exe, *stub);
 }
 
@@ -106,6 +115,7 @@ Status recover_enter(const TransitionRecord& r, const SystemStatus& status) {
         } else {
             forget(kDhcpClientsRecord);
         }
+        if (auto s = remove_stub_binds(real_root_view(status), stub_path(), "recover"); !s) return s;
         log_info("recover: enter undone, NORMAL");
         return {};
     }
@@ -117,6 +127,12 @@ Status recover_enter(const TransitionRecord& r, const SystemStatus& status) {
         note_transition_step("undo-enter");
         log_info("recover: PID 1 is offroot-init and the root is aside; undoing enter as it undoes itself: the root "
                  "back on top, PID 1 back to the real init");
+        // Before the root goes back: the stub bound over the init's binary
+        // would be what the stub executes as the real init.
+        if (auto s = remove_stub_binds({root_switch.pid1_environment_prefix(), root_switch.pid1_mountinfo()},
+                                       stub_path(), "recover");
+            !s)
+            return s;
         if (auto s = hand_pid1_back(root_switch); !s) return s;
         // The init boots with the root's /run as enter left it, where
         // ifupdown's state still has the interfaces up: ifup starts no
@@ -139,6 +155,7 @@ Status recover_return(const TransitionRecord& r, const SystemStatus& status) {
         note_transition_step("finish-return");
         log_info("recover: the real init is PID 1 again; finishing what return does last");
         return_tail();
+        if (auto s = remove_stub_binds(real_root_view(status), stub_path(), "recover"); !s) return s;
         log_info("recover: return finished, NORMAL");
         return {};
     }

@@ -226,5 +226,31 @@ check "a malformed record: recover warns, naming it" sh -c \
 check "and starts nothing" sh -c "sleep 1; [ -z \"\$(for d in /proc/[0-9]*; do readlink \$d/exe; done 2>/dev/null | grep -x /sbin/dhclient)\" ]"
 rm -f "$state/dhcp-clients"
 
+# --- 6. The stub bound over the init's binary (an enter killed between
+# bind-stub and unbind-stub): status names it, recover removes it.
+mkdir -p /lib/systemd
+cp /bin/busybox /lib/systemd/systemd
+stub=$door/usr/lib/offroot/offroot-init
+bound() { [ "$(dev_ino /lib/systemd/systemd)" = "$(dev_ino "$stub")" ]; }
+mount --bind "$stub" /lib/systemd/systemd
+check "the stub is bound over the stand-in init" bound
+status=$(in_rootfs $offroot status)
+echo "$status"
+check "status names the stray bind" sh -c \
+    "echo '$status' | grep -q '^stray stub bind: offroot-init is bound over /lib/systemd/systemd (an interrupted enter left it)'"
+json=$(in_rootfs $offroot status --json)
+check "status --json lists it" sh -c "echo '$json' | grep -q '\"stray_stub_binds\":\\[\"/lib/systemd/systemd\"\\]'"
+recover_enter_at unbind-stub 4248
+check_eq "recover with the stub bound over init: done" 0 "$rc"
+check "recover says it removed the bind" sh -c \
+    "echo '$recovered' | grep -q 'recover: removed the bind of offroot-init over /lib/systemd/systemd'"
+check "the stand-in init is itself again" cmp -s /bin/busybox /lib/systemd/systemd
+check "status no longer names a stray bind" sh -c "! chroot '$door' $offroot status | grep -q 'stray stub bind'"
+# Left by an enter before this recover existed: no record, still removed.
+mount --bind "$stub" /lib/systemd/systemd
+run_recover
+check "recover without a record removes a stray bind too" sh -c \
+    "cmp -s /bin/busybox /lib/systemd/systemd && ! grep -q ' /lib/systemd/systemd ' /proc/self/mountinfo"
+
 echo "scenario complete"
 exit 0
