@@ -72,6 +72,7 @@ TEST_CASE("the record keeps each client's interfaces, from its own command line"
         {DhcpClientKind::dhclient, 501, 1, {"/sbin/dhclient", "-4", "-pf", "/run/dhclient.eth0.pid", "eth0"}},
         {DhcpClientKind::dhcpcd, 502, 1, {"dhcpcd", "-q", "eth1", "eth0", "eth1"}},
         {DhcpClientKind::dhcpcd, 503, 1, {"dhcpcd"}},
+        {DhcpClientKind::dhclient, 504, 1, {}},  // its cmdline unreadable: nothing to start
     };
     const auto records = killed_client_records(killed, {"lo", "eth0", "eth1"});
     REQUIRE(records.size() == 3);

@@ -196,7 +196,8 @@ Result<std::vector<KilledClient>> parse_killed_clients(std::string_view text) {
 std::vector<KilledClient> killed_client_records(const std::vector<DhcpClient>& clients,
                                                 const std::vector<std::string>& interfaces) {
     std::vector<KilledClient> out;
-    for (const auto& c : clients) out.push_back(KilledClient{c.kind, client_interfaces(c.argv, interfaces), c.argv});
+    for (const auto& c : clients)
+        if (!c.argv.empty()) out.push_back(KilledClient{c.kind, client_interfaces(c.argv, interfaces), c.argv});
     return out;
 }
 

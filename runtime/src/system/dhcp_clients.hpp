@@ -85,6 +85,8 @@ struct KilledClient {
 // "\n" for a newline.
 std::string serialize_killed_clients(const std::vector<KilledClient>& clients);
 Result<std::vector<KilledClient>> parse_killed_clients(std::string_view text);
+// One per client whose command line could be read (an empty one cannot be
+// started again).
 std::vector<KilledClient> killed_client_records(const std::vector<DhcpClient>& clients,
                                                 const std::vector<std::string>& interfaces);
 

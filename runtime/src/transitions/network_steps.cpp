@@ -50,6 +50,11 @@ Status hold_dhcp_leases_step(NetworkSnapshot& snapshot, const std::string& recor
     if (auto w = replace_file(clients_record_path, serialize_killed_clients(killed_client_records(standalone, names)), 0600);
         !w)
         return w.error().context("recording the DHCP clients to kill");
+    for (const auto& c : standalone)
+        if (c.argv.empty())
+            log_warning("enter: the command line of " + to_string(c.kind) + " (pid " + std::to_string(c.pid) +
+                        ") is unreadable: neither enter's undo nor recover can start it again; the init's "
+                        "configuration (ifup) must");
     undo.push("hold-dhcp-leases",
               [clients_record_path, real_root]() { return restart_killed_clients(clients_record_path, real_root, "enter"); });
     if (standalone.empty()) return {};
