@@ -148,6 +148,9 @@ int cmd_status(bool json) {
         }
         j.key("root_switch");
         if (s->emergency) j.value(to_string(s->emergency->root_switch)); else j.null();
+        j.key("stray_stub_binds").begin_array();
+        for (const auto& b : s->stray_stub_binds) j.value(b);
+        j.end_array();
         j.key("storage").begin_array();
         if (storage)
             for (const auto& d : *storage)
@@ -167,6 +170,10 @@ int cmd_status(bool json) {
             "  To finish or undo it, run: " + std::string(kRecoverCommand) + "\n");
     if (transition && !transition->record_error.empty())
         out("transition record unreadable: " + transition->record_error + "\n");
+    for (const auto& b : s->stray_stub_binds)
+        out("stray stub bind: offroot-init is bound over " + b + " (an interrupted enter left it): the next boot or "
+            "re-exec of the init would run offroot-init; " + std::string(kRecoverCommand) +
+            " in the emergency session removes it (or umount -l " + b + " in the real root)\n");
     out(format_time_limits_human(limits));
     out(std::string("PID 1: ") + (s->pid1_exe.empty() ? "?" : s->pid1_exe) + (s->pid1_is_stub ? " (offroot-init)" : "") + "\n");
     if (s->emergency) {
@@ -359,6 +366,16 @@ int cmd_recover() {
         return fail(plain_error(state->record_error, "read " + std::string(kRamLog) + ", then remove " +
                                                          kTransitionRecord + " once the system is as it should be"));
     if (!state->record) {
+        // Nothing to finish, but what an enter interrupted before this
+        // recover existed may have left: the stub bound over the init.
+        if (status->state == SystemState::normal && !status->stray_stub_binds.empty()) {
+            configure_log(LogSinks{.to_stderr = true, .to_kmsg = true, .ram_log = kRamLog, .tag = "offroot"});
+            if (auto s = remove_stub_binds(real_root_view(*status), std::string(kRootfsLibDir) + "/" + kInitStubName,
+                                           "recover");
+                !s)
+                return fail(s.error());
+            return kExitOk;
+        }
         out("offroot recover: no interrupted transition, nothing to do\n");
         return kExitOk;
     }

@@ -36,6 +36,11 @@ install_busybox "$r/tests/bb"
 ldd "$busybox" 2>/dev/null | grep -o '/[^ ]*' > "$r/tests/busybox.libs" || true
 cp "$bin_dir/ns-fake-init" "$r/tests/fake-init"
 cp "$bin_dir/ns-transition-driver" "$r/tests/transition-driver"
+# A stand-in DHCP client for transition-worker: a shell other than busybox
+# (which would look for an applet by the name), copied there as dhclient;
+# it needs only the C library busybox brings.
+fake_client=$(command -v dash || true)
+if [ -n "$fake_client" ]; then cp "$fake_client" "$r/tests/fake-dhclient"; fi
 cp "$tests/scenarios/"*.sh "$tests/in-namespace.sh" "$r/tests/"
 cp "$tests/../../hooks/start-dropbear" "$r/tests/start-dropbear"
 # start-dropbear sources it from where the hook puts it in the image.

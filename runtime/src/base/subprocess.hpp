@@ -27,6 +27,14 @@ struct CommandResult {
 // in the result, for the caller to judge.
 Result<CommandResult> run_command(const Command& command);
 
+// Starts a daemon that must outlive us and owe us nothing: not our child
+// (forked twice), in a session of its own, stdin, stdout and stderr on
+// /dev/null, no other descriptor of ours, signals at their defaults,
+// inside `chroot_dir`; `timeout_seconds` is not used. Fails when it could
+// not be executed (the errno of execvpe comes back through a pipe); what it
+// does afterwards is its own business.
+Status start_detached(const Command& command);
+
 // "systemctl isolate x" for messages.
 std::string describe(const Command& command);
 

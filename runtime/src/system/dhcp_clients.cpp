@@ -1,6 +1,7 @@
 #include "system/dhcp_clients.hpp"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -11,6 +12,7 @@
 #include "base/files.hpp"
 #include "base/log.hpp"
 #include "base/subprocess.hpp"
+#include "base/text.hpp"
 
 namespace offroot {
 namespace {
@@ -40,6 +42,45 @@ bool in_our_network_namespace(pid_t pid) {
 }
 
 bool alive(pid_t pid) { return ::kill(pid, 0) == 0 || errno == EPERM; }
+
+// Only the two enter kills and starts again.
+std::optional<DhcpClientKind> restartable_kind(std::string_view name) {
+    if (name == "dhclient") return DhcpClientKind::dhclient;
+    if (name == "dhcpcd") return DhcpClientKind::dhcpcd;
+    return std::nullopt;
+}
+
+// A record's values are one line each: backslash and newline escaped.
+std::string escaped(const std::string& value) {
+    std::string out;
+    for (char c : value) {
+        if (c == '\\') out += "\\\\";
+        else if (c == '\n') out += "\\n";
+        else out += c;
+    }
+    return out;
+}
+
+Result<std::string> unescaped(std::string_view value) {
+    std::string out;
+    for (size_t i = 0; i < value.size(); ++i) {
+        if (value[i] != '\\') {
+            out += value[i];
+            continue;
+        }
+        if (i + 1 < value.size() && value[i + 1] == '\\') out += '\\';
+        else if (i + 1 < value.size() && value[i + 1] == 'n') out += '\n';
+        else return plain_error("a backslash that escapes neither a backslash nor n: " + quoted(std::string(value)));
+        ++i;
+    }
+    return out;
+}
+
+std::string join_words(const std::vector<std::string>& words) {
+    std::string out;
+    for (const auto& w : words) out += (out.empty() ? "" : " ") + w;
+    return out;
+}
 
 }  // namespace
 
@@ -77,15 +118,23 @@ std::vector<DhcpClient> standalone_clients(const std::vector<DhcpClient>& client
     return out;
 }
 
+std::vector<std::string> client_interfaces(const std::vector<std::string>& argv,
+                                           const std::vector<std::string>& interfaces) {
+    std::vector<std::string> out;
+    for (size_t i = 1; i < argv.size(); ++i)
+        if (std::find(interfaces.begin(), interfaces.end(), argv[i]) != interfaces.end() &&
+            std::find(out.begin(), out.end(), argv[i]) == out.end())
+            out.push_back(argv[i]);
+    return out;
+}
+
 std::vector<std::string> dhclient_interfaces(const std::vector<DhcpClient>& clients,
                                              const std::vector<std::string>& interfaces) {
     std::vector<std::string> out;
     for (const auto& c : clients) {
         if (c.kind != DhcpClientKind::dhclient) continue;
-        for (size_t i = 1; i < c.argv.size(); ++i)
-            if (std::find(interfaces.begin(), interfaces.end(), c.argv[i]) != interfaces.end() &&
-                std::find(out.begin(), out.end(), c.argv[i]) == out.end())
-                out.push_back(c.argv[i]);
+        for (const auto& name : client_interfaces(c.argv, interfaces))
+            if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
     }
     return out;
 }
@@ -105,16 +154,96 @@ Status kill_clients(const std::vector<DhcpClient>& clients) {
     return plain_error("DHCP clients survived SIGKILL for 5 s:" + left);
 }
 
-Status restart_clients(const std::vector<DhcpClient>& clients, const std::string& real_root) {
-    std::string failed;
+std::string serialize_killed_clients(const std::vector<KilledClient>& clients) {
+    std::string out;
     for (const auto& c : clients) {
-        if (c.argv.empty()) continue;
-        Command cmd{c.argv, real_root, 60};
-        auto r = run_command(cmd);
-        if (!r || !r->ok()) failed += "\n  " + describe(cmd) + ": " + (r ? r->output : r.error().message());
-        else log_info("restarted " + describe(cmd));
+        out += "CLIENT=" + to_string(c.kind) + "\n";
+        for (const auto& i : c.interfaces) out += "IFACE=" + escaped(i) + "\n";
+        for (const auto& a : c.argv) out += "ARG=" + escaped(a) + "\n";
     }
-    if (!failed.empty()) return plain_error("could not start the DHCP clients again:" + failed, "start them by hand (ifup, systemctl)");
+    return out;
+}
+
+Result<std::vector<KilledClient>> parse_killed_clients(std::string_view text) {
+    std::vector<KilledClient> out;
+    const auto lines = split_lines(text);
+    auto complete = [&out]() { return out.empty() || !out.back().argv.empty(); };
+    for (size_t n = 0; n < lines.size(); ++n) {
+        const std::string_view line = lines[n];
+        if (line.empty()) continue;
+        const std::string where = "line " + std::to_string(n + 1) + ": ";
+        const auto eq = line.find('=');
+        if (eq == std::string_view::npos) return plain_error(where + "no KEY=value: " + quoted(std::string(line)));
+        const std::string_view key = line.substr(0, eq);
+        auto value = unescaped(line.substr(eq + 1));
+        if (!value) return plain_error(where + value.error().message());
+        if (key == "CLIENT") {
+            if (!complete()) return plain_error(where + "the client before has no ARG= line");
+            auto kind = restartable_kind(*value);
+            if (!kind) return plain_error(where + "not a DHCP client enter kills: " + quoted(*value));
+            out.push_back(KilledClient{*kind, {}, {}});
+        } else if (key == "IFACE" || key == "ARG") {
+            if (out.empty()) return plain_error(where + std::string(key) + "= before any CLIENT=");
+            (key == "IFACE" ? out.back().interfaces : out.back().argv).push_back(*value);
+        } else {
+            return plain_error(where + "unknown key " + quoted(std::string(key)));
+        }
+    }
+    if (!complete()) return plain_error("the last client has no ARG= line");
+    return out;
+}
+
+std::vector<KilledClient> killed_client_records(const std::vector<DhcpClient>& clients,
+                                                const std::vector<std::string>& interfaces) {
+    std::vector<KilledClient> out;
+    for (const auto& c : clients)
+        if (!c.argv.empty()) out.push_back(KilledClient{c.kind, client_interfaces(c.argv, interfaces), c.argv});
+    return out;
+}
+
+bool runs_already(const KilledClient& killed, const std::vector<DhcpClient>& running) {
+    return std::any_of(running.begin(), running.end(), [&killed](const DhcpClient& r) {
+        if (r.kind != killed.kind) return false;
+        if (killed.interfaces.empty()) return true;
+        return !client_interfaces(r.argv, killed.interfaces).empty();
+    });
+}
+
+Status restart_killed_clients(const std::string& record_path, const std::string& real_root, const std::string& who) {
+    const std::string by_hand = "start them through the init if needed (ifdown and ifup the interface)";
+    auto text = read_file(record_path);
+    if (!text) {
+        log_warning(who + ": no record of the DHCP clients enter killed (" + text.error().message() +
+                    "): none started again; " + by_hand);
+        return {};
+    }
+    auto killed = parse_killed_clients(*text);
+    if (!killed) {
+        log_warning(who + ": the record of the DHCP clients enter killed, " + quoted(record_path) +
+                    ", is malformed (" + killed.error().message() + "): none started again, the record is left to "
+                    "read; " + by_hand);
+        return {};
+    }
+    auto processes = scan_processes(ScanOptions{.proc = "/proc", .with_files = false});
+    if (!processes) return processes.error().context("looking for the DHCP clients that run already");
+    const auto running = find_dhcp_clients(*processes);
+    std::string failed;
+    for (const auto& k : *killed) {
+        const Command cmd{k.argv, real_root};
+        if (runs_already(k, running)) {
+            log_info(who + ": " + to_string(k.kind) + " runs already" +
+                     (k.interfaces.empty() ? std::string() : " for " + join_words(k.interfaces)) +
+                     ": not started again (" + describe(cmd) + ")");
+            continue;
+        }
+        if (auto started = start_detached(cmd); !started) {
+            failed += "\n  " + describe(cmd) + ": " + started.error().message();
+        } else {
+            log_info(who + ": started " + to_string(k.kind) + " again: " + describe(cmd));
+        }
+    }
+    if (::unlink(record_path.c_str()) != 0 && errno != ENOENT) return sys_error("unlink(" + quoted(record_path) + ")");
+    if (!failed.empty()) return plain_error("could not start the DHCP clients enter killed again:" + failed, by_hand);
     return {};
 }
 

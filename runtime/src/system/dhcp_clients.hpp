@@ -29,6 +29,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/result.hpp"
@@ -54,6 +55,11 @@ std::vector<DhcpClient> find_dhcp_clients(const std::vector<Process>& processes)
 // enter kills before the services stop.
 std::vector<DhcpClient> standalone_clients(const std::vector<DhcpClient>& clients);
 
+// The words of one client's command line (past argv[0]) that name one of
+// `interfaces`, each once.
+std::vector<std::string> client_interfaces(const std::vector<std::string>& argv,
+                                           const std::vector<std::string>& interfaces);
+
 // The words of the clients' command lines that name one of `interfaces`
 // (dhclient ... ens3): the interfaces whose addresses a dhclient holds.
 std::vector<std::string> dhclient_interfaces(const std::vector<DhcpClient>& clients,
@@ -62,8 +68,37 @@ std::vector<std::string> dhclient_interfaces(const std::vector<DhcpClient>& clie
 // SIGKILL, then waits (up to 5 s) until each is gone. Names what survived.
 Status kill_clients(const std::vector<DhcpClient>& clients);
 
-// The undo: each client started again with its own command line, inside
-// `real_root`; they daemonize.
-Status restart_clients(const std::vector<DhcpClient>& clients, const std::string& real_root);
+// A client enter killed, as its record keeps it for the undo and for
+// recover: written before the kill (its command line read from
+// /proc/PID/cmdline while it ran), removed once NORMAL is reached. Nobody
+// else starts these again: networking.service and the rc script are never
+// stopped, so ifup does not run. systemd-networkd and NetworkManager are
+// not recorded: the init starts them again with the units.
+struct KilledClient {
+    DhcpClientKind kind = DhcpClientKind::dhclient;
+    // The interfaces its command line names (none: it serves all of them).
+    std::vector<std::string> interfaces;
+    std::vector<std::string> argv;  // exact, argv[0] included
+};
+// One record per client: a CLIENT= line (dhclient or dhcpcd), then its
+// IFACE= and ARG= lines; in the values "\\" stands for a backslash and
+// "\n" for a newline.
+std::string serialize_killed_clients(const std::vector<KilledClient>& clients);
+Result<std::vector<KilledClient>> parse_killed_clients(std::string_view text);
+// One per client whose command line could be read (an empty one cannot be
+// started again).
+std::vector<KilledClient> killed_client_records(const std::vector<DhcpClient>& clients,
+                                                const std::vector<std::string>& interfaces);
+
+// Whether a client of the same kind runs for one of its interfaces (for
+// any interface, when it names none): then it is not started twice.
+bool runs_already(const KilledClient& killed, const std::vector<DhcpClient>& running);
+
+// The undo of hold-dhcp-leases, in enter and in recover: each client of
+// the record at `record_path` that does not run already is started again
+// with its own command line, detached, inside `real_root`; then the record
+// goes. A missing or malformed record: a warning naming it, nothing
+// started. `who` leads the log lines ("enter", "recover").
+Status restart_killed_clients(const std::string& record_path, const std::string& real_root, const std::string& who);
 
 }  // namespace offroot

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,7 +10,9 @@
 #include <map>
 
 #include "base/files.hpp"
+#include "base/log.hpp"
 #include "kernel/mount.hpp"
+#include "kernel/mountinfo.hpp"
 #include "kernel/processes.hpp"
 #include "system/rootfs.hpp"
 
@@ -32,6 +35,35 @@ std::string in_rootfs(const EmergencyEnvironment& env, const std::string& path) 
 RealRootView real_root_view(const SystemStatus& status) {
     if (!status.emergency || !status.emergency->we_run_in_rootfs) return {"", "/proc/self/mountinfo"};
     return status.emergency->switcher().real_root_from_environment();
+}
+
+Result<std::vector<std::string>> stub_binds(const RealRootView& view, const struct stat& stub) {
+    auto table = MountTable::read(view.mountinfo);
+    if (!table) return table.error();
+    std::vector<std::string> out;
+    for (const MountEntry* m : table->mounts_of_device(stub.st_dev)) {
+        // The environment's own mount (its root "/") holds the stub but is
+        // no bind over anything.
+        if (m->root == "/") continue;
+        auto there = stat_path(view.path(m->mount_point));
+        if (there && same_inode(*there, stub) && std::find(out.begin(), out.end(), m->mount_point) == out.end())
+            out.push_back(m->mount_point);
+    }
+    return out;
+}
+
+Status remove_stub_binds(const RealRootView& view, const std::string& stub_path, const std::string& who) {
+    auto stub = stat_path(stub_path);
+    if (!stub) return stub.error().context("finding the binds of the stub");
+    auto binds = stub_binds(view, *stub);
+    if (!binds) return binds.error().context("finding the binds of the stub");
+    for (const auto& mount_point : *binds) {
+        if (auto s = unmount(view.path(mount_point), MNT_DETACH); !s)
+            return s.error().context("removing the bind of offroot-init over " + mount_point + " (umount -l it by hand)");
+        log_info(who + ": removed the bind of offroot-init over " + mount_point +
+                 " that an interrupted enter left (the next boot or re-exec of the init would have run offroot-init)");
+    }
+    return {};
 }
 
 namespace {
@@ -168,6 +200,8 @@ Result<SystemStatus> read_system_status() {
                              (status.real_root_on_top && status.real_root_aside ? " and a root is also at /root" : "");
     }
     status.emergency = std::move(**env);
+    if (status.state == SystemState::normal && stub)
+        if (auto binds = stub_binds(real_root_view(status), *stub); binds) status.stray_stub_binds = std::move(*binds);
     if (auto bytes = tree_usage_bytes(in_rootfs(*status.emergency, "/")); bytes) status.rootfs_bytes = *bytes;
     return status;
 }

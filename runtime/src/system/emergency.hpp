@@ -3,6 +3,7 @@
 // PID 1, the disk is free) or in between.
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -51,6 +52,9 @@ struct SystemStatus {
     bool real_root_on_top = false;
     bool real_root_aside = false;      // rootfs:/root is a mount point
     bool pid1_is_stub = false;
+    // NORMAL: the stub bound over files of the real root (stub_binds),
+    // their paths in the real root.
+    std::vector<std::string> stray_stub_binds;
 };
 
 // Where offroot's binaries sit inside rootfs.
@@ -80,5 +84,18 @@ std::string in_rootfs(const EmergencyEnvironment& env, const std::string& path);
 // {"", /proc/self/mountinfo}; from the environment, as its switch says
 // (root_switch.hpp).
 RealRootView real_root_view(const SystemStatus& status);
+
+// The binds of the stub (`stub`, stat'ed from here) over files of the
+// mount table `view.mountinfo` (whose root is `view.prefix` from here):
+// what an enter killed between bind-stub and unbind-stub (move switch)
+// leaves over the init's binary, so that the next boot or daemon-reexec
+// would run offroot-init. Their mount points as the table has them, in
+// table order (view.path() leads to one from here); a mount of
+// the stub's device whose path leads to the stub's inode is one, whatever
+// the stub's name is in its filesystem (a symlink's target is bound).
+Result<std::vector<std::string>> stub_binds(const RealRootView& view, const struct stat& stub);
+// Each unmounted lazily, as unbind-stub does, and said so (`who` leads the
+// lines); the first failure stops and is returned.
+Status remove_stub_binds(const RealRootView& view, const std::string& stub_path, const std::string& who);
 
 }  // namespace offroot

@@ -32,8 +32,8 @@ Result<NetworkSnapshot> snapshot_network_step(const std::string& record_path) {
     return s;
 }
 
-Status hold_dhcp_leases_step(NetworkSnapshot& snapshot, const std::string& record_path, const std::string& real_root,
-                             UndoStack& undo) {
+Status hold_dhcp_leases_step(NetworkSnapshot& snapshot, const std::string& record_path,
+                             const std::string& clients_record_path, const std::string& real_root, UndoStack& undo) {
     auto processes = scan_processes(ScanOptions{.proc = "/proc", .with_files = false});
     if (!processes) return processes.error();
     const auto clients = find_dhcp_clients(*processes);
@@ -44,9 +44,21 @@ Status hold_dhcp_leases_step(NetworkSnapshot& snapshot, const std::string& recor
     for (const auto& c : clients)
         log_info("enter: DHCP client " + to_string(c.kind) + " (pid " + std::to_string(c.pid) + ")");
     const auto standalone = standalone_clients(clients);
+    // Before the kill, even when there is none to kill: recover reads it
+    // once this step began, and its command lines can only be read while
+    // the clients run. The undo comes with it, for a kill that fails half-way.
+    if (auto w = replace_file(clients_record_path, serialize_killed_clients(killed_client_records(standalone, names)), 0600);
+        !w)
+        return w.error().context("recording the DHCP clients to kill");
+    for (const auto& c : standalone)
+        if (c.argv.empty())
+            log_warning("enter: the command line of " + to_string(c.kind) + " (pid " + std::to_string(c.pid) +
+                        ") is unreadable: neither enter's undo nor recover can start it again; the init's "
+                        "configuration (ifup) must");
+    undo.push("hold-dhcp-leases",
+              [clients_record_path, real_root]() { return restart_killed_clients(clients_record_path, real_root, "enter"); });
     if (standalone.empty()) return {};
     if (auto s = kill_clients(standalone); !s) return s.error().context("stopping the DHCP clients without a release");
-    undo.push("hold-dhcp-leases", [standalone, real_root]() { return restart_clients(standalone, real_root); });
     for (const auto& c : standalone)
         log_info("enter: SIGKILLed " + to_string(c.kind) + " (pid " + std::to_string(c.pid) +
                  "): its lease stays with the kernel, unreleased");

@@ -14,11 +14,12 @@ namespace offroot {
 
 // snapshot-network: the kernel's configuration, written to `record_path`.
 // hold-dhcp-leases: the standalone DHCP clients (dhclient, dhcpcd) killed
-// before any stop logic can release or flush their leases; undone by
-// starting them again inside `real_root`.
+// before any stop logic can release or flush their leases, recorded first
+// at `clients_record_path`; undone by starting them again from that record
+// inside `real_root` (restart_killed_clients, which recover calls too).
 Result<NetworkSnapshot> snapshot_network_step(const std::string& record_path);
-Status hold_dhcp_leases_step(NetworkSnapshot& snapshot, const std::string& record_path, const std::string& real_root,
-                             UndoStack& undo);
+Status hold_dhcp_leases_step(NetworkSnapshot& snapshot, const std::string& record_path,
+                             const std::string& clients_record_path, const std::string& real_root, UndoStack& undo);
 
 // kill-leftovers' first move: networkd, NetworkManager and the clients
 // they run get SIGKILL, before the others get SIGTERM.

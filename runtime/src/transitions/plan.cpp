@@ -88,10 +88,10 @@ std::vector<Step> plan_enter(const EnterInputs& in) {
                  "every table, the policy rules, the forwarding and accept_ra sysctls; and resolv.conf",
                  "changes nothing"});
     s.push_back({"hold-dhcp-leases",
-                 "SIGKILL dhclient and dhcpcd (those NetworkManager runs die with it): no stop logic runs, no DHCPRELEASE "
-                 "is sent, "
-                 "the leased addresses stay",
-                 "start them again with their own command lines"});
+                 "record the command lines of dhclient and dhcpcd in /var/lib/offroot/dhcp-clients, then SIGKILL them "
+                 "(those NetworkManager runs die with it): no stop logic runs, no DHCPRELEASE is sent, the leased "
+                 "addresses stay",
+                 "start them again from the record, detached, in the real root (offroot recover too)"});
     s.push_back({"bring-tools",
                  "copy into RAM, with their own C library and loader, the tools for the disks of this host: e2fsprogs, "
                  "and lvm2, cryptsetup, mdadm, xfsprogs, btrfs-progs where used, and TOOLS of offroot.conf; check each runs",

@@ -19,6 +19,9 @@ inline constexpr const char* kStateDir = "/var/lib/offroot";
 inline constexpr const char* kRamLog = "/var/lib/offroot/log";
 inline constexpr const char* kDetachRecord = "/var/lib/offroot/detached";
 inline constexpr const char* kNetworkRecord = "/var/lib/offroot/network";
+// The DHCP clients hold-dhcp-leases killed, with their command lines, for
+// its undo and for recover to start again (system/dhcp_clients.hpp).
+inline constexpr const char* kDhcpClientsRecord = "/var/lib/offroot/dhcp-clients";
 // The device-mapper devices enter kept from their deferred removal, for
 // return to mark again.
 inline constexpr const char* kDmHeldRecord = "/var/lib/offroot/dm-held";

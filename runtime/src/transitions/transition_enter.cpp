@@ -22,6 +22,7 @@
 #include "kernel/kernel_cmdline.hpp"
 #include "base/clock.hpp"
 #include "base/duration.hpp"
+#include "system/dhcp_clients.hpp"
 #include "system/emergency.hpp"
 #include "base/files.hpp"
 #include "system/holders.hpp"
@@ -254,7 +255,7 @@ Status enter_detached(const EnterOptions& options) {
 
     // --- the DHCP clients, before any stop logic can release their leases.
     if (auto s = run.begin("hold-dhcp-leases"); !s) return s;
-    if (auto s = hold_dhcp_leases_step(*network, kNetworkRecord, real_root.root(), undo); !s) return s;
+    if (auto s = hold_dhcp_leases_step(*network, kNetworkRecord, kDhcpClientsRecord, real_root.root(), undo); !s) return s;
     run.done();
 
     // --- the admin's tools into RAM, while the root is there to copy from.
@@ -311,6 +312,14 @@ Status enter_detached(const EnterOptions& options) {
     // From here the way back is the return path: the real root in place
     // again and SIGUSR1, and the real init boots as after the initramfs.
     undo.commit();
+    // Run after the real init got PID 1 back. It boots with the root's /run
+    // as enter left it, where ifupdown's state still has the interfaces up:
+    // ifup -a starts no client again, and one the init does start is seen
+    // running and left alone. real_root, taken before the switch, leads to
+    // the real root again once it is back in place.
+    undo.push("hold-dhcp-leases", [real_root]() {
+        return restart_killed_clients(kDhcpClientsRecord, real_root.root(), "enter");
+    });
     undo.push("replace-pid1", [&root_switch]() -> Status {
         if (auto s = root_switch.put_real_root_back(); !s) return s;
         if (::kill(1, SIGUSR1) != 0) return sys_error("kill(1, SIGUSR1)");

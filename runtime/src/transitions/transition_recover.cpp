@@ -7,11 +7,17 @@
 //   enter, the root still on top of / (died up to stop-services, or while
 //     the root was going aside and before it moved): undone, the services
 //     started again through the init (from stop-services on: before it,
-//     none was stopped), the tools removed;
+//     none was stopped), the tools removed, the DHCP clients
+//     hold-dhcp-leases killed started again from its record;
 //   enter, PID 1 already the stub and the root aside (died while killing
 //     the leftovers, restoring the network or freeing the disk): undone as
 //     enter undoes itself there, the root back on top and SIGUSR1, the
-//     real init boots the services again;
+//     real init boots the services again, the DHCP clients are started
+//     again;
+//   in each case that ends NORMAL, a bind of the stub left over the init's
+//     binary (enter died between bind-stub and unbind-stub) is unmounted,
+//     lazily as unbind-stub does: the next boot or re-exec of the init
+//     would run the stub;
 //   enter that had freed the disk (DETACHED): finished, nothing to do;
 //   return before the switch (DETACHED, or the root mounted at /root by
 //     it): what it mounted goes, and it runs again with its arguments;
@@ -31,6 +37,7 @@
 #include "kernel/mount.hpp"
 #include "kernel/mountinfo.hpp"
 #include "switches/root_switch.hpp"
+#include "system/dhcp_clients.hpp"
 #include "system/emergency.hpp"
 #include "system/init_system.hpp"
 #include "system/offline_tools.hpp"
@@ -47,9 +54,14 @@ void forget(const char* path) {
     if (::unlink(path) != 0 && errno != ENOENT) log_warning("recover: " + sys_error("unlink(" + quoted(path) + ")").message());
 }
 
+const std::string& stub_path() {
+    static const std::string path = std::string(kRootfsLibDir) + "/" + kInitStubName;
+    return path;
+}
+
 bool pid1_is_stub() {
     auto exe = stat_path("/proc/1/exe");
-    auto stub = stat_path(std::string(kRootfsLibDir) + "/" + kInitStubName);
+    auto stub = stat_path(stub_path());
     return exe && stub && same_inode(*exe, *stub);
 }
 
@@ -57,6 +69,7 @@ bool pid1_is_stub() {
 void return_tail() {
     forget(kDetachRecord);
     forget(kAutoReturnRecord);
+    forget(kDhcpClientsRecord);
     if (auto s = remove_tools(); !s) log_warning("recover: removing the tools enter brought into RAM: " + s.error().message());
     thaw_network_step(kNetworkRecord);
     forget(kNetworkRecord);
@@ -94,9 +107,15 @@ Status recover_enter(const TransitionRecord& r, const SystemStatus& status) {
         if (auto s = remove_tools(); !s) return s.error().context("removing the tools enter brought into RAM");
         forget(kDetachRecord);
         forget(kNetworkRecord);
-        if (r.step != "starting" && r.step != "preflight" && r.step != "snapshot-network")
-            log_warning("recover: DHCP clients enter stopped with SIGKILL (dhclient, dhcpcd) are not started by "
-                        "recover: their addresses stay with the kernel; restart them through the init if needed");
+        // From hold-dhcp-leases on, the clients it killed (its record says
+        // which) are started again, as enter's own undo does.
+        if (r.step != "starting" && r.step != "preflight" && r.step != "snapshot-network") {
+            if (auto s = restart_killed_clients(kDhcpClientsRecord, real_root_view(status).root(), "recover"); !s)
+                log_warning("recover: " + s.error().message());
+        } else {
+            forget(kDhcpClientsRecord);
+        }
+        if (auto s = remove_stub_binds(real_root_view(status), stub_path(), "recover"); !s) return s;
         log_info("recover: enter undone, NORMAL");
         return {};
     }
@@ -108,7 +127,20 @@ Status recover_enter(const TransitionRecord& r, const SystemStatus& status) {
         note_transition_step("undo-enter");
         log_info("recover: PID 1 is offroot-init and the root is aside; undoing enter as it undoes itself: the root "
                  "back on top, PID 1 back to the real init");
+        // Before the root goes back: the stub bound over the init's binary
+        // would be what the stub executes as the real init.
+        if (auto s = remove_stub_binds({root_switch.pid1_environment_prefix(), root_switch.pid1_mountinfo()},
+                                       stub_path(), "recover");
+            !s)
+            return s;
         if (auto s = hand_pid1_back(root_switch); !s) return s;
+        // The init boots with the root's /run as enter left it, where
+        // ifupdown's state still has the interfaces up: ifup starts no
+        // client again.
+        if (auto s = restart_killed_clients(kDhcpClientsRecord, root_switch.real_root_from_environment().root(),
+                                            "recover");
+            !s)
+            log_warning("recover: " + s.error().message());
         return_tail();
         log_info("recover: enter undone; the real init boots the services again");
         return {};
@@ -123,6 +155,7 @@ Status recover_return(const TransitionRecord& r, const SystemStatus& status) {
         note_transition_step("finish-return");
         log_info("recover: the real init is PID 1 again; finishing what return does last");
         return_tail();
+        if (auto s = remove_stub_binds(real_root_view(status), stub_path(), "recover"); !s) return s;
         log_info("recover: return finished, NORMAL");
         return {};
     }

@@ -256,6 +256,8 @@ Status return_to_root(const ReturnOptions& options) {
     if (auto s = plan.begin("thaw-network"); !s) log_warning(s.error().message());
     thaw_network_step(kNetworkRecord);
     ::unlink(kNetworkRecord);
+    // The clients hold-dhcp-leases killed are the init's to start again.
+    ::unlink(kDhcpClientsRecord);
     if (auto s = plan.begin("defer-dm-removal"); !s) log_warning(s.error().message());
     remark_deferred_removals();
     log_info("return: PID 1 is the real init again, " + std::to_string(monotonic_seconds() - t0).substr(0, 4) +

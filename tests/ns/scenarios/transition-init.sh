@@ -137,5 +137,120 @@ recovered=$(in_rootfs $offroot recover 2>&1)
 check "recover of an enter that stopped nothing: no service started" sh -c \
     "[ ! -s /run/rc-started ] && echo '$recovered' | grep -q 'no service was stopped (step bring-tools)'"
 
+# --- 5. hold-dhcp-leases for real: a stand-in dhclient (a shell under that
+# name, with arguments: one with spaces, one empty) is killed and recorded,
+# then started again with the same argv, detached, in the real root: by
+# enter's own undo, and by recover after the worker was killed.
+[ -x "$door/tests/fake-dhclient" ] || { echo "not ok - no shell other than busybox (dash) to play dhclient"; exit 1; }
+cp "$door/tests/fake-dhclient" /sbin/dhclient
+# In a subshell: orphaned, as a daemonized dhclient is, so that the init
+# reaps it once killed.
+( /sbin/dhclient -c 'while :; do sleep 1; done' fake-dhclient -4 -pf '/run/dhclient lo.pid' '' lo \
+    </dev/null >/dev/null 2>&1 & )
+clients() {
+    for d in /proc/[0-9]*; do
+        [ "$(readlink "$d/exe" 2>/dev/null)" = /sbin/dhclient ] && echo "${d#/proc/}"
+    done
+}
+one_client() { [ "$(clients | wc -l)" -eq 1 ]; }
+check "the stand-in dhclient runs" wait_until 5 one_client
+old=$(clients)
+cat "/proc/$old/cmdline" > /tmp/argv.before
+# Started again as enter's undo and recover must: the same argv, in a
+# session of its own, stdio on /dev/null and no other descriptor, in the
+# real root.
+restarted_as_before() {
+    new=$(clients)
+    [ -n "$new" ] && [ "$new" != "$1" ] && one_client &&
+        cmp -s /tmp/argv.before "/proc/$new/cmdline" &&
+        [ "$(cut -d' ' -f6 "/proc/$new/stat")" = "$new" ] &&
+        [ "$(readlink "/proc/$new/fd/0")" = /dev/null ] && [ "$(readlink "/proc/$new/fd/2")" = /dev/null ] &&
+        [ "$(ls "/proc/$new/fd" | tr '\n' ' ')" = "0 1 2 " ] &&
+        [ "$(dev_ino "/proc/$new/root")" = "$(dev_ino /)" ]
+}
+
+# recover, its output in $recovered and its exit code in $rc; _at: of an
+# enter its record says was interrupted at STEP, with pid PID.
+run_recover() {
+    recovered=$(in_rootfs $offroot recover 2>&1)
+    rc=$?
+    echo "$recovered"
+}
+recover_enter_at() {
+    printf 'TRANSITION=enter\nPID=%s\nSTEP=%s\nSTARTED=0\n' "$2" "$1" > "$state/transition"
+    run_recover
+}
+
+undone=$(in_rootfs "$driver" hold-dhcp-leases fail 2>&1)
+rc=$?
+echo "$undone"
+check_eq "an enter failing after hold-dhcp-leases: exit 1" 1 "$rc"
+check "it killed the stand-in dhclient" sh -c "! kill -0 $old 2>/dev/null"
+check "its undo started it again with the same argv, detached, in the real root" restarted_as_before "$old"
+check "and said so" sh -c "echo '$undone' | grep -q 'enter: started dhclient again: /sbin/dhclient -c'"
+check "the undo removed the record" test ! -e "$state/dhcp-clients"
+
+old=$(clients)
+in_rootfs "$driver" hold-dhcp-leases hang >/tmp/hold.out 2>&1 &
+follower=$!
+held() { [ "$(grep -c 'enter: hold-dhcp-leases done' "$state/log")" -eq 2 ]; }
+check "the second worker held the leases" wait_until 10 held
+check "it killed the stand-in again" sh -c "! kill -0 $old 2>/dev/null"
+cat "$state/dhcp-clients"
+check "the record names it, its interface and its argv, root-only" sh -c \
+    "grep -q '^CLIENT=dhclient\$' '$state/dhcp-clients' && grep -q '^IFACE=lo\$' '$state/dhcp-clients' &&
+     grep -q '^ARG=/run/dhclient lo.pid\$' '$state/dhcp-clients' && grep -q '^ARG=\$' '$state/dhcp-clients' &&
+     [ \"\$(stat -c %a '$state/dhcp-clients')\" = 600 ]"
+cp "$state/dhcp-clients" /tmp/dhcp-clients.record
+kill -KILL "$(worker_pid)"
+wait "$follower"
+run_recover
+check_eq "recover of the enter killed after hold-dhcp-leases: done" 0 "$rc"
+check "recover started the stand-in dhclient again with the same argv, detached, in the real root" \
+    restarted_as_before "$old"
+check "and said so" sh -c "echo '$recovered' | grep -q 'recover: started dhclient again: /sbin/dhclient -c'"
+check "the record is gone once NORMAL" test ! -e "$state/dhcp-clients"
+
+# One that runs already for its interface is not started twice.
+cp /tmp/dhcp-clients.record "$state/dhcp-clients"
+recover_enter_at hold-dhcp-leases 4246
+check "recover leaves a dhclient that runs for lo alone" sh -c \
+    "echo '$recovered' | grep -q 'recover: dhclient runs already for lo: not started again'"
+check "one dhclient still" one_client
+# A malformed record: a warning naming it, nothing started.
+printf 'ARG=/sbin/dhclient\n' > "$state/dhcp-clients"
+kill -KILL "$(clients)"
+recover_enter_at bring-tools 4247
+check "a malformed record: recover warns, naming it" sh -c \
+    "echo '$recovered' | grep -q 'the record of the DHCP clients enter killed, \"/var/lib/offroot/dhcp-clients\", is malformed (line 1: ARG= before any CLIENT=): none started again'"
+check "and starts nothing" sh -c "sleep 1; [ -z \"\$(for d in /proc/[0-9]*; do readlink \$d/exe; done 2>/dev/null | grep -x /sbin/dhclient)\" ]"
+rm -f "$state/dhcp-clients"
+
+# --- 6. The stub bound over the init's binary (an enter killed between
+# bind-stub and unbind-stub): status names it, recover removes it.
+mkdir -p /lib/systemd
+cp /bin/busybox /lib/systemd/systemd
+stub=$door/usr/lib/offroot/offroot-init
+bound() { [ "$(dev_ino /lib/systemd/systemd)" = "$(dev_ino "$stub")" ]; }
+mount --bind "$stub" /lib/systemd/systemd
+check "the stub is bound over the stand-in init" bound
+status=$(in_rootfs $offroot status)
+echo "$status"
+check "status names the stray bind" sh -c \
+    "echo '$status' | grep -q '^stray stub bind: offroot-init is bound over /lib/systemd/systemd (an interrupted enter left it)'"
+json=$(in_rootfs $offroot status --json)
+check "status --json lists it" sh -c "echo '$json' | grep -q '\"stray_stub_binds\":\\[\"/lib/systemd/systemd\"\\]'"
+recover_enter_at unbind-stub 4248
+check_eq "recover with the stub bound over init: done" 0 "$rc"
+check "recover says it removed the bind" sh -c \
+    "echo '$recovered' | grep -q 'recover: removed the bind of offroot-init over /lib/systemd/systemd'"
+check "the stand-in init is itself again" cmp -s /bin/busybox /lib/systemd/systemd
+check "status no longer names a stray bind" sh -c "! chroot '$door' $offroot status | grep -q 'stray stub bind'"
+# Left by an enter before this recover existed: no record, still removed.
+mount --bind "$stub" /lib/systemd/systemd
+run_recover
+check "recover without a record removes a stray bind too" sh -c \
+    "cmp -s /bin/busybox /lib/systemd/systemd && ! grep -q ' /lib/systemd/systemd ' /proc/self/mountinfo"
+
 echo "scenario complete"
 exit 0

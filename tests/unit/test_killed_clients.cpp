@@ -1,0 +1,98 @@
+// The record of the DHCP clients hold-dhcp-leases killed: what enter's undo
+// and recover start again (system/dhcp_clients.hpp).
+#include "catch.hpp"
+
+#include <string>
+#include <vector>
+
+#include "system/dhcp_clients.hpp"
+
+using namespace offroot;
+
+namespace {
+
+// ifupdown's dhclient, and a dhcpcd with an empty argument and one that
+// holds what a line-based record must not take literally.
+std::vector<KilledClient> sample() {
+    return {
+        {DhcpClientKind::dhclient,
+         {"ens3"},
+         {"/sbin/dhclient", "-4", "-v", "-i", "-pf", "/run/dhclient.ens3.pid", "-lf",
+          "/var/lib/dhcp/dhclient.ens3.leases", "-I", "-df", "/var/lib/dhcp/dhclient6.ens3.leases", "ens3"}},
+        {DhcpClientKind::dhcpcd, {}, {"dhcpcd", "", "-c", "a b\\c\nd=e", "--"}},
+    };
+}
+
+}  // namespace
+
+TEST_CASE("the killed clients' record round-trips every argument exactly", "[dhcp-record]") {
+    const auto clients = sample();
+    const std::string text = serialize_killed_clients(clients);
+    CHECK(text ==
+          "CLIENT=dhclient\nIFACE=ens3\nARG=/sbin/dhclient\nARG=-4\nARG=-v\nARG=-i\nARG=-pf\n"
+          "ARG=/run/dhclient.ens3.pid\nARG=-lf\nARG=/var/lib/dhcp/dhclient.ens3.leases\nARG=-I\nARG=-df\n"
+          "ARG=/var/lib/dhcp/dhclient6.ens3.leases\nARG=ens3\n"
+          "CLIENT=dhcpcd\nARG=dhcpcd\nARG=\nARG=-c\nARG=a b\\\\c\\nd=e\nARG=--\n");
+    auto back = parse_killed_clients(text);
+    REQUIRE(back.ok());
+    REQUIRE(back->size() == 2);
+    for (size_t i = 0; i < clients.size(); ++i) {
+        CHECK((*back)[i].kind == clients[i].kind);
+        CHECK((*back)[i].interfaces == clients[i].interfaces);
+        CHECK((*back)[i].argv == clients[i].argv);
+    }
+}
+
+TEST_CASE("an empty record: enter killed no client", "[dhcp-record]") {
+    CHECK(serialize_killed_clients({}).empty());
+    auto none = parse_killed_clients("");
+    REQUIRE(none.ok());
+    CHECK(none->empty());
+}
+
+TEST_CASE("a malformed record is refused, naming the line", "[dhcp-record]") {
+    auto message = [](const std::string& text) {
+        auto r = parse_killed_clients(text);
+        return r.ok() ? std::string("accepted") : r.error().message();
+    };
+    CHECK(message("ARG=dhclient\n") == "line 1: ARG= before any CLIENT=");
+    CHECK(message("CLIENT=dhclient\nIFACE=eth0\n") == "the last client has no ARG= line");
+    CHECK(message("CLIENT=dhclient\nCLIENT=dhcpcd\nARG=dhcpcd\n") == "line 2: the client before has no ARG= line");
+    CHECK(message("CLIENT=systemd-networkd\nARG=x\n") == "line 1: not a DHCP client enter kills: \"systemd-networkd\"");
+    CHECK(message("CLIENT=dhclient\nARG=dhclient\nPID=4\n") == "line 3: unknown key \"PID\"");
+    CHECK(message("CLIENT=dhclient\ndhclient eth0\n") == "line 2: no KEY=value: \"dhclient eth0\"");
+    CHECK(message("CLIENT=dhclient\nARG=a\\tb\n") ==
+          "line 2: a backslash that escapes neither a backslash nor n: \"a\\\\tb\"");
+    CHECK(message("CLIENT=dhclient\nARG=trailing\\\n") ==
+          "line 2: a backslash that escapes neither a backslash nor n: \"trailing\\\\\"");
+}
+
+TEST_CASE("the record keeps each client's interfaces, from its own command line", "[dhcp-record]") {
+    const std::vector<DhcpClient> killed = {
+        {DhcpClientKind::dhclient, 501, 1, {"/sbin/dhclient", "-4", "-pf", "/run/dhclient.eth0.pid", "eth0"}},
+        {DhcpClientKind::dhcpcd, 502, 1, {"dhcpcd", "-q", "eth1", "eth0", "eth1"}},
+        {DhcpClientKind::dhcpcd, 503, 1, {"dhcpcd"}},
+        {DhcpClientKind::dhclient, 504, 1, {}},  // its cmdline unreadable: nothing to start
+    };
+    const auto records = killed_client_records(killed, {"lo", "eth0", "eth1"});
+    REQUIRE(records.size() == 3);
+    CHECK(records[0].interfaces == std::vector<std::string>{"eth0"});
+    CHECK(records[1].interfaces == std::vector<std::string>{"eth1", "eth0"});
+    CHECK(records[2].interfaces.empty());
+    CHECK(records[0].argv == killed[0].argv);
+}
+
+TEST_CASE("a killed client is not started twice", "[dhcp-record]") {
+    const KilledClient eth0{DhcpClientKind::dhclient, {"eth0"}, {"dhclient", "eth0"}};
+    const KilledClient all{DhcpClientKind::dhcpcd, {}, {"dhcpcd"}};
+    const std::vector<DhcpClient> none;
+    const std::vector<DhcpClient> other_interface = {{DhcpClientKind::dhclient, 9, 1, {"dhclient", "eth1"}}};
+    const std::vector<DhcpClient> same_interface = {{DhcpClientKind::dhclient, 9, 1, {"/sbin/dhclient", "-4", "eth0"}}};
+    const std::vector<DhcpClient> other_kind = {{DhcpClientKind::dhcpcd, 9, 1, {"dhcpcd", "eth0"}}};
+    CHECK_FALSE(runs_already(eth0, none));
+    CHECK_FALSE(runs_already(eth0, other_interface));
+    CHECK(runs_already(eth0, same_interface));
+    CHECK_FALSE(runs_already(eth0, other_kind));
+    CHECK_FALSE(runs_already(all, same_interface));
+    CHECK(runs_already(all, other_kind));
+}
