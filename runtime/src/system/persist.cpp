@@ -419,7 +419,7 @@ Status run_persist(const std::vector<PersistStep>& steps, const std::string& roo
                 if (!steps[j].hand.empty()) what += "\n    " + steps[j].hand;
             return plain_error(what);
         }
-        log_info("persist: " + s.step.name + ": " + s.step.action);
+        log_info("persist: " + s.step.name + " done");
         done.push_back(s.step.name);
     }
     return {};
