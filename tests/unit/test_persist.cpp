@@ -183,6 +183,14 @@ TEST_CASE("persist: the plan of an LVM migration", "[persist]") {
     CHECK((*a)[0].new_fstab.empty());
     CHECK((*a)[3].command.argv.empty());
     CHECK((*a)[3].step.action.find("not needed") != std::string::npos);
+
+    // A path that names the running root today still becomes its UUID.
+    auto by_path = lvm_migration();
+    by_path.root_device = "/dev/null";
+    by_path.fstab_text = std::string("/dev/null / ext4 errors=remount-ro 0 1\n");
+    auto p = plan_persist(by_path);
+    REQUIRE(p);
+    CHECK((*p)[0].new_fstab == std::string("UUID=") + kNewUuid + " / ext4 errors=remount-ro 0 1\n");
 }
 
 TEST_CASE("persist: refusals before anything changes", "[persist]") {

@@ -219,7 +219,9 @@ Result<std::vector<PersistStep>> plan_persist(const PersistInputs& in) {
         fstab.step = Step{"fstab", "no /etc/fstab: nothing to change (the init takes the mounted root)", "nothing"};
     } else if (auto entry = fstab_root_entry(*in.fstab_text); !entry) {
         fstab.step = Step{"fstab", "/etc/fstab has no entry for /: nothing to change", "nothing"};
-    } else if (fstab_spec_names(entry->spec, in.root_device, in.root_id)) {
+    } else if (entry->spec.rfind("UUID=", 0) == 0 && fstab_spec_names(entry->spec, in.root_device, in.root_id)) {
+        // A path that names it today is kept out: /dev names change with
+        // the disks around them, a UUID does not.
         fstab.step = Step{"fstab", "the root entry already names " + in.root_device + " (" + entry->spec + ")", "nothing"};
     } else {
         auto text = rewrite_fstab_root(*in.fstab_text, new_spec);
