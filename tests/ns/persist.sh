@@ -133,7 +133,7 @@ check_eq "the tools ran in order, with their arguments" \
     "update-initramfs -u -k all
 update-grub 
 grub-install $loop" "$(cat "$root/calls")"
-check_eq "no temporary file left" "" "$(ls -a "$root/etc" | grep '\.new$' || true)"
+check "no temporary file left" sh -c "! ls '$root'/etc/*.new >/dev/null 2>&1"
 
 status=$("$offroot" status 2>&1 || true)
 check "status: no warning once persisted" sh -c "! printf '%s' \"\$1\" | grep -q WARNING" - "$status"
