@@ -262,6 +262,7 @@ TEST_CASE("block lineage: an LV on a partition of one disk, a mirror of two", "[
     auto mirrored = read_lineage("dm-1", b);
     CHECK(mirrored.kinds == std::vector<std::string>{"lvm", "raid1"});
     CHECK(mirrored.disks == std::vector<std::string>{"vdc", "vdd"});
+    CHECK(mirrored.members == std::vector<std::string>{"md0", "vdc1", "vdd1"});
     auto disk = read_lineage("vdb", b);
     CHECK(disk.kinds.empty());
     CHECK(disk.disks == std::vector<std::string>{"vdb"});

@@ -84,7 +84,10 @@ void walk_lineage(const std::string& kernel_name, const std::string& sys_block, 
     // Sorted: the order of a mirror's disks must not depend on readdir.
     auto slaves = entries(dir + "/slaves");
     std::sort(slaves.begin(), slaves.end());
-    for (const auto& s : slaves) walk_lineage(s, sys_block, out, depth + 1);
+    for (const auto& s : slaves) {
+        add_once(out.members, s);
+        walk_lineage(s, sys_block, out, depth + 1);
+    }
     if (!slaves.empty()) return;
     // A partition's entry links into its disk's directory: .../vda/vda5.
     if (exists_nofollow(dir + "/partition")) {

@@ -34,6 +34,10 @@ std::string dm_kind(const std::string& dm_uuid);
 struct BlockLineage {
     std::vector<std::string> kinds;
     std::vector<std::string> disks;
+    // Every device below it (vda5, dm-0, md0): a member of a mirror with
+    // its metadata at the end, or a multipath leg, shows the same
+    // filesystem as the device it builds.
+    std::vector<std::string> members;
 };
 BlockLineage read_lineage(const std::string& kernel_name, const std::string& sys_block = "/sys/class/block");
 

@@ -338,12 +338,19 @@ Result<PersistInputs> read_persist_inputs(const std::string& root_prefix, const 
     in.backup_suffix = utc_stamp();
 
     const std::string kname = kernel_name_of_path(in.root_device);
-    if (!kname.empty()) in.stack_kinds = read_lineage(kname).kinds;
+    BlockLineage lineage;
+    if (!kname.empty()) lineage = read_lineage(kname);
+    in.stack_kinds = lineage.kinds;
+    auto below_root = [&lineage](const std::string& n) {
+        for (const auto& m : lineage.members)
+            if (m == n) return true;
+        return false;
+    };
     // A block copy (dd, e2image) keeps the UUID: the boot could take either.
     if (!in.root_id.uuid.empty())
         if (auto names = list_dir("/sys/class/block"); names)
             for (const auto& n : *names) {
-                if (n == kname || n.rfind("sr", 0) == 0 || n.rfind("fd", 0) == 0 || n.rfind("ram", 0) == 0) continue;
+                if (n == kname || below_root(n) || n.rfind("sr", 0) == 0 || n.rfind("fd", 0) == 0 || n.rfind("ram", 0) == 0) continue;
                 auto other = probe_filesystem_id("/dev/" + n);
                 if (other && other->uuid == in.root_id.uuid) in.duplicate_uuid_devices.push_back("/dev/" + n);
             }
