@@ -52,7 +52,8 @@ dir=$(vm_dir "$name")
 # The admin's preparation: the LVM tools in the system (the new initramfs needs them) and
 # in RAM at enter.
 vm_image_run "$name" "set -e
-    DEBIAN_FRONTEND=noninteractive apt-get install -y lvm2 2>&1
+    apt-get update -q 2>&1
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends lvm2 2>&1
     sed -i 's/^TOOLS=.*/TOOLS=\"lvm\"/' /etc/offroot/offroot.conf
     grep -qx 'TOOLS=\"lvm\"' /etc/offroot/offroot.conf" > "$dir/prepare.log" 2>&1 \
     || { tail -n 20 "$dir/prepare.log"; fail "installing lvm2 and TOOLS=lvm"; exit 1; }
@@ -76,6 +77,8 @@ vm_ssh "$name" 22 'set -e; mkdir -p /srv/data; for i in 1 2 3 4; do head -c 8M /
     cp -a /usr/bin /srv/data/bin-copy; cd /srv/data; find . -type f -exec sha256sum {} + | sort -k2 > /srv/sums; sync' \
     || { fail "writing the test data"; exit 1; }
 pass "wrote 32 MiB of random data and a copy of /usr/bin, with checksums"
+# A 3.5 GiB dd under TCG outlasts vm_ssh's default time limit.
+long_ssh() { OFFROOT_VM_SSH_TIMEOUT=1200 vm_ssh "$name" 1022 "$1"; }
 status_is() { vm_ssh "$name" 1022 offroot status 2>/dev/null | grep -q "^offroot status: $1"; }
 no_warning() { ! vm_ssh "$name" 22 offroot status 2>&1 | grep -q 'the next reboot goes back to'; }
 check "before: offroot status has no next-boot warning" no_warning
@@ -92,13 +95,13 @@ check "vgcreate $vg /dev/vdb" vm_ssh "$name" 1022 "lvm vgcreate --config '$lvm_n
 check "lvcreate -L 4G -n root $vg" vm_ssh "$name" 1022 "lvm lvcreate --config '$lvm_no_udev' -y -Zn -L 4G -n root $vg"
 check "the LV is there ($lv_mapper, $lv)" vm_ssh "$name" 1022 "test -b $lv_mapper && test -b $lv"
 check "dd of the unmounted root onto the LV" \
-    env OFFROOT_VM_SSH_TIMEOUT=1200 vm_ssh "$name" 1022 "dd if=/dev/vda1 of=$lv_mapper bs=4M conv=fsync"
+    long_ssh "dd if=/dev/vda1 of=$lv_mapper bs=4M conv=fsync"
 # e2fsck: 0 clean, 1 corrected; tune2fs -U and resize2fs want a freshly checked filesystem.
-fsck_ok() { local rc=0; vm_ssh "$name" 1022 "e2fsck -fy $lv_mapper" || rc=$?; [ "$rc" -le 1 ]; }
+fsck_ok() { local rc=0; long_ssh "e2fsck -fy $lv_mapper" || rc=$?; [ "$rc" -le 1 ]; }
 check "e2fsck -f of the copy" fsck_ok
-check "tune2fs -U random: the copy gets its own UUID" vm_ssh "$name" 1022 "tune2fs -U random $lv_mapper"
+check "tune2fs -U random: the copy gets its own UUID" long_ssh "tune2fs -U random $lv_mapper"
 check "e2fsck -f after the new UUID" fsck_ok
-check "resize2fs: the copy fills the LV" env OFFROOT_VM_SSH_TIMEOUT=600 vm_ssh "$name" 1022 "resize2fs $lv_mapper"
+check "resize2fs: the copy fills the LV" long_ssh "resize2fs $lv_mapper"
 new_uuid=$(vm_ssh "$name" 1022 "mkdir -p /var/lib/offroot/inspect && mount $lv_mapper /var/lib/offroot/inspect && blkid -s UUID -o value $lv_mapper")
 echo "    the new root's UUID: $new_uuid"
 check "the copy's UUID differs from the old root's" test -n "$new_uuid" -a "$new_uuid" != "$old_uuid"
