@@ -412,9 +412,18 @@ int cmd_persist(bool json, bool dry_run, const std::string& boot_disk) {
     }
     // Each step as it runs on the terminal, and in the kernel's log.
     configure_log(LogSinks{.to_stderr = true, .to_kmsg = true, .ram_log = "", .tag = "offroot"});
-    out(format_plan_human("offroot persist: the root " + in->root_device + " (UUID=" + in->root_id.uuid + ")", shown));
+    if (!json) out(format_plan_human("offroot persist: the root " + in->root_device + " (UUID=" + in->root_id.uuid + ")", shown));
     if (auto r = run_persist(*steps, target.prefix); !r) return fail(r.error());
-    out("offroot persist: done; the next boot takes " + in->root_device + "\n");
+    if (json) {
+        JsonWriter j;
+        j.begin_object().key("command").value("persist").key("root_device").value(in->root_device)
+            .key("uuid").value(in->root_id.uuid).key("steps").begin_array();
+        for (const auto& step : shown) j.begin_object().key("name").value(step.name).key("action").value(step.action).end_object();
+        j.end_array().end_object();
+        out(j.str() + "\n");
+    } else {
+        out("offroot persist: done; the next boot takes " + in->root_device + "\n");
+    }
     return kExitOk;
 }
 

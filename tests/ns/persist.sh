@@ -101,6 +101,8 @@ check "dry-run: update-grub" has "$dry" "grub-config: regenerate /boot/grub/grub
 check "dry-run: grub-install on the disk holding /boot" has "$dry" "grub-install: install GRUB on $loop (the disk holding /boot)"
 dry_disk=$("$offroot" persist --dry-run --boot-disk "$loop" 2>&1 || true)
 check "dry-run --boot-disk: that disk" has "$dry_disk" "install GRUB on $loop (--boot-disk)"
+dry_json=$("$offroot" --json persist --dry-run 2>&1 || true)
+check "dry-run --json: the steps by name" has "$dry_json" '"command":"persist","dry_run":true,"steps":\[{"name":"fstab"'
 check "dry-run: fstab untouched" cmp -s "$root/etc/fstab" "$work/fstab.orig"
 check "dry-run: no tool ran" test ! -e "$root/calls"
 check "dry-run: no backup" sh -c "! ls '$root'/etc/fstab.offroot-* >/dev/null 2>&1"
