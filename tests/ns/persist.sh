@@ -142,6 +142,14 @@ check "status: no warning once persisted" sh -c "! printf '%s' \"\$1\" | grep -q
 json=$("$offroot" --json status 2>&1 || true)
 check "status --json: next_boot null" has "$json" '"next_boot":null'
 
+# fstab right, grub.cfg still the old root's: the warning names grub.cfg.
+cp "$root/boot/grub/grub.cfg" "$work/grub.cfg.persisted"
+printf 'menuentry Debian {\n\tlinux /vmlinuz root=UUID=%s ro quiet\n}\n' "$old_uuid" > "$root/boot/grub/grub.cfg"
+status=$("$offroot" status 2>&1 || true)
+check "status warns from grub.cfg's root=" \
+    has "$status" "WARNING: the next reboot goes back to UUID=$old_uuid (root= in /boot/grub/grub.cfg): run offroot persist"
+cp "$work/grub.cfg.persisted" "$root/boot/grub/grub.cfg"
+
 # A step that fails: what was done, what was not, what to run.
 rm "$root/calls"
 : > "$root/fail-update-grub"
