@@ -103,7 +103,32 @@ TEST_CASE("persist: the next boot's root against the running one", "[persist]") 
     REQUIRE(from_cmdline);
     CHECK(from_cmdline->old == "/dev/sda1");
     CHECK_FALSE(boot_drift("/dev/null", id, good_fstab, fresh_cfg, std::string("/dev/sda1")));
+    // A PARTUUID no partition has (no udev link): not the running root.
+    auto partuuid = boot_drift("/dev/null", id, good_fstab, std::string("linux /vmlinuz root=PARTUUID=0ff1ce00-01 ro\n"),
+                               std::nullopt);
+    REQUIRE(partuuid);
+    CHECK(partuuid->old == "PARTUUID=0ff1ce00-01");
     CHECK_FALSE(boot_drift("/dev/null", id, std::nullopt, std::nullopt, std::string("LABEL=root")));
+}
+
+TEST_CASE("persist: grub-pc's install_devices from debconf's database", "[persist]") {
+    const char* config =
+        "Name: grub-pc/install_devices_empty\n"
+        "Template: grub-pc/install_devices_empty\n"
+        "Value: false\n"
+        "Owners: grub-pc\n"
+        "\n"
+        "Name: grub-pc/install_devices\n"
+        "Template: grub-pc/install_devices\n"
+        "Value: /dev/disk/by-id/ata-one, /dev/vdb\n"
+        "Owners: grub-pc\n"
+        "Flags: seen\n"
+        "\n"
+        "Name: grub-pc/postrm_purge_boot_grub\n"
+        "Value: /dev/sdz\n";
+    CHECK(debconf_install_devices(config) == std::vector<std::string>{"/dev/disk/by-id/ata-one", "/dev/vdb"});
+    CHECK(debconf_install_devices("Name: grub-pc/install_devices\nTemplate: grub-pc/install_devices\n\n").empty());
+    CHECK(debconf_install_devices("").empty());
 }
 
 TEST_CASE("persist: the disk that boots", "[persist]") {

@@ -57,11 +57,16 @@ bool fstab_spec_names(const std::string& spec, const std::string& device, const 
     };
     if (auto uuid = value_of("UUID=")) return !id.uuid.empty() && lower(*uuid) == id.uuid;
     if (auto label = value_of("LABEL=")) return !id.label.empty() && *label == id.label;
-    if (spec.rfind("/", 0) == 0) {
-        auto a = stat_path(spec), b = stat_path(device);
+    auto same_device = [&device](const std::string& path) {
+        auto a = stat_path(path), b = stat_path(device);
         return a && b && S_ISBLK(a->st_mode) && a->st_rdev == b->st_rdev;
-    }
-    return false;  // PARTUUID=, PARTLABEL=: not checked by name
+    };
+    if (spec.rfind("/", 0) == 0) return same_device(spec);
+    // The partition table's names are not in the filesystem: udev's links
+    // say which device holds them (PARTUUID in lowercase, as udev names it).
+    if (auto partuuid = value_of("PARTUUID=")) return same_device("/dev/disk/by-partuuid/" + lower(*partuuid));
+    if (auto partlabel = value_of("PARTLABEL=")) return same_device("/dev/disk/by-partlabel/" + *partlabel);
+    return false;
 }
 
 Status check_fstab_names_root(const std::string& root_dir, const std::string& device) {

@@ -31,7 +31,8 @@ std::optional<FstabEntry> fstab_root_entry(std::string_view fstab_text);
 Result<std::string> rewrite_fstab_root(std::string_view fstab_text, const std::string& new_spec);
 
 // Whether `spec` names the filesystem `id` on `device`: UUID= and LABEL=
-// against the superblock, a path against the device number.
+// against the superblock, a path against the device number, PARTUUID= and
+// PARTLABEL= by udev's /dev/disk/by-part* links (no link: not this one).
 bool fstab_spec_names(const std::string& spec, const std::string& device, const FilesystemId& id);
 
 // Reads <root_dir>/etc/fstab and checks its root entry names `device`.

@@ -261,6 +261,18 @@ Result<std::vector<PersistStep>> plan_persist(const PersistInputs& in) {
     return steps;
 }
 
+std::vector<std::string> debconf_install_devices(std::string_view config_dat) {
+    bool in_stanza = false;
+    for (auto line : split_lines(config_dat)) {
+        if (line.rfind("Name: ", 0) == 0) in_stanza = line.substr(6) == "grub-pc/install_devices";
+        if (!in_stanza || line.rfind("Value:", 0) != 0) continue;
+        std::vector<std::string> out;
+        for (auto word : split_fields(line.substr(6), ", \t")) out.emplace_back(word);
+        return out;
+    }
+    return {};
+}
+
 Result<std::string> device_of_mount(const std::string& mountinfo, const std::string& mount_point) {
     auto table = MountTable::read(mountinfo);
     if (!table) return table.error();
@@ -289,20 +301,6 @@ bool program_in_root(const std::string& prefix, const std::string& name) {
     for (const char* dir : {"/usr/sbin/", "/usr/bin/", "/sbin/", "/bin/"})
         if (stat_path(prefix + dir + name)) return true;
     return false;
-}
-
-// grub-pc/install_devices in debconf's own database: a stanza per
-// question, "Value: a, b".
-std::vector<std::string> debconf_install_devices(const std::string& config_dat) {
-    bool in_stanza = false;
-    for (auto line : split_lines(config_dat)) {
-        if (line.rfind("Name: ", 0) == 0) in_stanza = line.substr(6) == "grub-pc/install_devices";
-        if (!in_stanza || line.rfind("Value:", 0) != 0) continue;
-        std::vector<std::string> out;
-        for (auto word : split_fields(line.substr(6), ", \t")) out.emplace_back(word);
-        return out;
-    }
-    return {};
 }
 
 std::string kernel_name_of_path(const std::string& device) {

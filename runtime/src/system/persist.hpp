@@ -75,6 +75,10 @@ struct BootDiskChoice {
     std::string why;
 };
 
+// grub-pc/install_devices in debconf's own database
+// (/var/cache/debconf/config.dat: a stanza per question, "Value: a, b").
+std::vector<std::string> debconf_install_devices(std::string_view config_dat);
+
 // The disk that boots: --boot-disk; on EFI the ESP's GRUB; else grub-pc's
 // install_devices (where the firmware has been finding GRUB); else the one
 // disk under /boot. Several candidates, or a listed one gone: refused, the
