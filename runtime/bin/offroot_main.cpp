@@ -24,6 +24,7 @@
 #include "base/files.hpp"
 #include "system/emergency.hpp"
 #include "system/holders.hpp"
+#include "system/persist.hpp"
 #include "system/journal_import.hpp"
 #include "system/sshd_watch.hpp"
 #include "system/time_limit.hpp"
@@ -76,6 +77,9 @@ const char* const kUsage =
     "  confirm                    no automatic return: stay DETACHED until offroot return\n"
     "  recover                    finish or undo an enter or return whose offroot was killed half-way\n"
     "                             (offroot status names it)\n"
+    "  persist [--dry-run] [--boot-disk DISK]\n"
+    "                             after return --root DEVICE: make the move last (fstab by UUID, the\n"
+    "                             initramfs, grub.cfg, grub-install when /boot moved)\n"
     "  import-log                 after return: what the cycle logged, into the journal or syslog, once\n"
     "  arm                        the emergency environment now, without a reboot (a tmpfs of its own)\n"
     "  disarm                     stop what offroot arm started\n"
@@ -104,9 +108,43 @@ std::string mib(uint64_t bytes) {
     return buf;
 }
 
+// The real root as persist and status see it: its files under `prefix`,
+// its "/" at `mount_point` of `mountinfo`. OFFROOT_PERSIST_ROOT is the
+// namespace test's root, a mount of its own.
+struct RootTarget {
+    std::string prefix;
+    std::string mountinfo;
+    std::string mount_point;
+};
+RootTarget root_target(const SystemStatus& s) {
+    if (const char* t = std::getenv("OFFROOT_PERSIST_ROOT"); t != nullptr && *t != '\0')
+        return {t, "/proc/self/mountinfo", t};
+    const RealRootView view = real_root_view(s);
+    return {view.prefix, view.mountinfo, "/"};
+}
+
+// NORMAL (or no environment at all): does the next boot take the running
+// root? The device as return was given it when it recorded one.
+std::optional<BootDrift> boot_drift_of(const SystemStatus& s) {
+    if (s.state != SystemState::normal && s.state != SystemState::no_emergency_environment) return std::nullopt;
+    const RootTarget target = root_target(s);
+    auto device = device_of_mount(target.mountinfo, target.mount_point);
+    if (!device) return std::nullopt;
+    if (s.emergency)
+        if (auto text = read_file(in_rootfs(*s.emergency, kReturnRecord)); text)
+            if (auto r = parse_return_record(*text); r) {
+                auto a = stat_path(r->root_device), b = stat_path(*device);
+                if (a && b && a->st_rdev == b->st_rdev) device = r->root_device;
+            }
+    auto drift = read_boot_drift(target.prefix, *device);
+    if (!drift) return std::nullopt;
+    return *drift;
+}
+
 int cmd_status(bool json) {
     auto s = read_system_status();
     if (!s) return fail(s.error());
+    const auto drift = boot_drift_of(*s);
     // LVM, dm-crypt, md: assembled, and free once DETACHED.
     auto storage = read_storage_state();
     // The transition that runs, or the one a crash left half-done. Read
@@ -151,6 +189,12 @@ int cmd_status(bool json) {
         j.key("stray_stub_binds").begin_array();
         for (const auto& b : s->stray_stub_binds) j.value(b);
         j.end_array();
+        j.key("next_boot");
+        if (drift)
+            j.begin_object().key("goes_back_to").value(drift->old).key("source").value(drift->source)
+                .key("warning").value(drift->message()).end_object();
+        else
+            j.null();
         j.key("storage").begin_array();
         if (storage)
             for (const auto& d : *storage)
@@ -163,6 +207,7 @@ int cmd_status(bool json) {
     }
     out(std::string("offroot status: ") + to_string(s->state) + "\n");
     out(std::string("  ") + s->explanation + "\n");
+    if (drift) out("WARNING: " + drift->message() + "\n");
     if (transition && transition->running)
         out("transition running: " + (transition->record ? describe(*transition->record) : std::string("(starting)")) + "\n");
     if (transition && transition->interrupted())
@@ -350,6 +395,45 @@ int cmd_return(bool json, const std::string& root_device, bool fsck, bool dry_ru
     return kExitOk;
 }
 
+// After a return onto another device, in the running root: the plan
+// refuses before anything changes; each step is checked as it runs.
+int cmd_persist(bool json, bool dry_run, const std::string& boot_disk) {
+    auto s = read_system_status();
+    if (!s) return fail(s.error());
+    if (s->state != SystemState::normal && s->state != SystemState::no_emergency_environment)
+        return fail(plain_error("the system is " + to_string(s->state) + ": offroot persist runs once the root is back",
+                                "offroot return --root DEVICE first"));
+    if (!dry_run && ::geteuid() != 0) return fail(plain_error("offroot persist changes /etc/fstab and the boot: run it as root"));
+    const RootTarget target = root_target(*s);
+    auto in = read_persist_inputs(target.prefix, target.mountinfo, target.mount_point, boot_disk);
+    if (!in) return fail(in.error());
+    auto steps = plan_persist(*in);
+    if (!steps) return fail(steps.error());
+    std::vector<Step> shown;
+    for (const auto& p : *steps) shown.push_back(p.step);
+    if (dry_run) {
+        out(json ? format_plan_json("persist", shown)
+                 : format_plan_human("offroot persist --dry-run: the root " + in->root_device + " (UUID=" +
+                                         in->root_id.uuid + "), nothing is changed", shown));
+        return kExitOk;
+    }
+    // Each step as it runs on the terminal, and in the kernel's log.
+    configure_log(LogSinks{.to_stderr = true, .to_kmsg = true, .ram_log = "", .tag = "offroot"});
+    if (!json) out(format_plan_human("offroot persist: the root " + in->root_device + " (UUID=" + in->root_id.uuid + ")", shown));
+    if (auto r = run_persist(*steps, target.prefix); !r) return fail(r.error());
+    if (json) {
+        JsonWriter j;
+        j.begin_object().key("command").value("persist").key("root_device").value(in->root_device)
+            .key("uuid").value(in->root_id.uuid).key("steps").begin_array();
+        for (const auto& step : shown) j.begin_object().key("name").value(step.name).key("action").value(step.action).end_object();
+        j.end_array().end_object();
+        out(j.str() + "\n");
+    } else {
+        out("offroot persist: done; the next boot takes " + in->root_device + "\n");
+    }
+    return kExitOk;
+}
+
 // An enter or return whose worker died: finished or undone by a worker of
 // its own, which takes over the record (a recover that dies is recovered
 // by running recover again: its record keeps the original's name and step).
@@ -487,6 +571,9 @@ std::vector<OptionSpec> options_of(const std::string& command) {
         known.push_back({"min-free", 0, true});
         known.push_back({"force-network", 0, false});
         known.push_back({"timeout", 0, true});
+    } else if (command == "persist") {
+        known.push_back({"dry-run", 'n', false});
+        known.push_back({"boot-disk", 0, true});
     } else if (command == "return") {
         known.push_back({"root", 0, true});
         known.push_back({"fsck", 0, false});
@@ -500,7 +587,7 @@ std::vector<OptionSpec> options_of(const std::string& command) {
 
 bool command_is_known(const std::string& c) {
     return c == "status" || c == "check" || c == "enter" || c == "return" || c == "recover" || c == "arm" || c == "disarm" ||
-           c == "watch-sshd" || c == "extend" || c == "confirm" || c == "import-log";
+           c == "watch-sshd" || c == "extend" || c == "confirm" || c == "import-log" || c == "persist";
 }
 
 }  // namespace
@@ -565,6 +652,7 @@ int main(int argc, char** argv) {
     if (command == "extend" || command == "confirm") return cmd_time_limit(command, time_limit);
     if (command == "recover") return cmd_recover();
     if (command == "import-log") return cmd_import_log();
+    if (command == "persist") return cmd_persist(json, opts->given("dry-run"), opts->value_or("boot-disk", ""));
     if (command == "arm" || command == "disarm") return cmd_arm(command);
     if (command == "watch-sshd") {
         // Started by start-dropbear and offroot arm; the watcher itself runs

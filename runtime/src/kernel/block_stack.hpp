@@ -27,4 +27,22 @@ Result<std::vector<StackedDevice>> read_block_stack(const std::string& sys_block
 // "mpath-...", else "dm".
 std::string dm_kind(const std::string& dm_uuid);
 
+// What a block device is built on, down to the disks: the layers' kinds
+// (lvm, crypt, raid1: what the initramfs must assemble) and the whole disks
+// at the bottom (vda for vda5: where a boot loader goes), each once, in the
+// order met.
+struct BlockLineage {
+    std::vector<std::string> kinds;
+    std::vector<std::string> disks;
+    // Every device below it (vda5, dm-0, md0): a member of a mirror with
+    // its metadata at the end, or a multipath leg, shows the same
+    // filesystem as the device it builds.
+    std::vector<std::string> members;
+};
+BlockLineage read_lineage(const std::string& kernel_name, const std::string& sys_block = "/sys/class/block");
+
+// The kernel's name of a device number ("dm-1" for 253:1), as
+// /sys/dev/block links it.
+Result<std::string> kernel_name_of(unsigned major, unsigned minor, const std::string& sys_dev_block = "/sys/dev/block");
+
 }  // namespace offroot

@@ -22,6 +22,27 @@ std::optional<FstabEntry> fstab_root_entry(std::string_view fstab_text) {
     return std::nullopt;
 }
 
+Result<std::string> rewrite_fstab_root(std::string_view fstab_text, const std::string& new_spec) {
+    // The same line fstab_root_entry takes: the first that mounts "/".
+    size_t start = 0;
+    while (start < fstab_text.size()) {
+        size_t end = fstab_text.find('\n', start);
+        if (end == std::string_view::npos) end = fstab_text.size();
+        const std::string_view line = fstab_text.substr(start, end - start);
+        auto entry = fstab_root_entry(line);
+        if (entry) {
+            const size_t spec_at = line.find_first_not_of(" \t");
+            const size_t spec_end = line.find_first_of(" \t", spec_at);
+            std::string out(fstab_text.substr(0, start + spec_at));
+            out += new_spec;
+            out += fstab_text.substr(start + spec_end);
+            return out;
+        }
+        start = end + 1;
+    }
+    return plain_error("/etc/fstab has no entry for /");
+}
+
 bool fstab_spec_names(const std::string& spec, const std::string& device, const FilesystemId& id) {
     auto value_of = [&](const char* prefix) -> std::optional<std::string> {
         const std::string p = prefix;
@@ -36,11 +57,16 @@ bool fstab_spec_names(const std::string& spec, const std::string& device, const 
     };
     if (auto uuid = value_of("UUID=")) return !id.uuid.empty() && lower(*uuid) == id.uuid;
     if (auto label = value_of("LABEL=")) return !id.label.empty() && *label == id.label;
-    if (spec.rfind("/", 0) == 0) {
-        auto a = stat_path(spec), b = stat_path(device);
+    auto same_device = [&device](const std::string& path) {
+        auto a = stat_path(path), b = stat_path(device);
         return a && b && S_ISBLK(a->st_mode) && a->st_rdev == b->st_rdev;
-    }
-    return false;  // PARTUUID=, PARTLABEL=: not checked by name
+    };
+    if (spec.rfind("/", 0) == 0) return same_device(spec);
+    // The partition table's names are not in the filesystem: udev's links
+    // say which device holds them (PARTUUID in lowercase, as udev names it).
+    if (auto partuuid = value_of("PARTUUID=")) return same_device("/dev/disk/by-partuuid/" + lower(*partuuid));
+    if (auto partlabel = value_of("PARTLABEL=")) return same_device("/dev/disk/by-partlabel/" + *partlabel);
+    return false;
 }
 
 Status check_fstab_names_root(const std::string& root_dir, const std::string& device) {

@@ -24,8 +24,15 @@ struct FstabEntry {
 // and blank lines skipped, \040 unescaped.
 std::optional<FstabEntry> fstab_root_entry(std::string_view fstab_text);
 
+// The text with the root entry's first field replaced by `new_spec`, and
+// nothing else touched: the other fields, their spacing, the comments and
+// every other line stay byte for byte (an admin's fstab is theirs). An
+// error when no line mounts "/".
+Result<std::string> rewrite_fstab_root(std::string_view fstab_text, const std::string& new_spec);
+
 // Whether `spec` names the filesystem `id` on `device`: UUID= and LABEL=
-// against the superblock, a path against the device number.
+// against the superblock, a path against the device number, PARTUUID= and
+// PARTLABEL= by udev's /dev/disk/by-part* links (no link: not this one).
 bool fstab_spec_names(const std::string& spec, const std::string& device, const FilesystemId& id);
 
 // Reads <root_dir>/etc/fstab and checks its root entry names `device`.

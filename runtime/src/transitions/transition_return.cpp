@@ -19,6 +19,7 @@
 #include "system/init_system.hpp"
 #include "system/journal_import.hpp"
 #include "system/offline_tools.hpp"
+#include "system/persist.hpp"
 #include "system/time_limit.hpp"
 #include "system/udev_db.hpp"
 #include "base/clock.hpp"
@@ -189,6 +190,13 @@ Status return_to_root(const ReturnOptions& options) {
             return s.error().context("refusing to return onto " + device + ", still DETACHED");
         log_info("return: " + init + " and what it loads are in " + device);
     }
+    // Read while the root is at hand, said at the end: a root the next
+    // boot does not know is lost again at reboot.
+    std::string drift_warning;
+    if (auto drift = read_boot_drift(root_dir, device); !drift)
+        log_warning("return: what the next boot takes is unknown: " + drift.error().message());
+    else if (*drift)
+        drift_warning = "return: " + (*drift)->message();
 
     if (auto s = plan.begin("give-kernel-filesystems"); !s) return s;
     struct Bind {
@@ -244,6 +252,10 @@ Status return_to_root(const ReturnOptions& options) {
     if (!handed_over) return plain_error("offroot-init did not hand PID 1 back within 30 s (see dmesg)");
     undo.commit();
     ::unlink(kDetachRecord);
+    // For offroot status and persist: the root as the admin named it, and
+    // the one the boot came from.
+    if (auto s = replace_file(kReturnRecord, serialize(ReturnRecord{device, record ? record->root_device : ""}), 0644); !s)
+        log_warning("return: " + s.error().message());
     // The stay off the disk is over: no automatic return to watch, and
     // sshd's own time limit starts (system/time_limit.hpp).
     if (auto s = remove_time_limit(kAutoReturnRecord); !s) log_warning("return: " + s.error().message());
@@ -282,6 +294,7 @@ Status return_to_root(const ReturnOptions& options) {
     // syslog from here, once its daemon listens (systemd's import is a unit
     // of its own, offroot-import-log.service, after journald).
     if (sysvinit) import_log_at_return();
+    if (!drift_warning.empty()) log_warning(drift_warning);
     return {};
 }
 
