@@ -142,6 +142,8 @@ one_cycle() {   # N SHRINK_TO(or empty) [fsck]
     [ "$init" = systemd ] && { OFFROOT_VM_SSH_TIMEOUT=180 vm_ssh "$name" 22 systemctl is-system-running --wait >/dev/null || true; }
     check "cycle $n: every checksum matches" vm_ssh "$name" 22 'cd /srv/data && sha256sum --quiet -c /srv/sums'
     check "cycle $n: offroot status says NORMAL" status_is NORMAL
+    check_not "cycle $n: back on the same root, no warning about the next reboot" \
+        grep -q 'next reboot goes back' <<< "$(vm_ssh "$name" 22 offroot status 2>&1)"
     check "cycle $n: the tools are gone from RAM after return" \
         vm_ssh "$name" 1022 "test ! -e /usr/lib/offroot/tools && test ! -e /usr/sbin/e2fsck"
     if [ "$init" = systemd ]; then
@@ -264,6 +266,11 @@ check "cycle 3: the guest now runs from /dev/vdb" \
     test "$(vm_ssh "$name" 22 "awk '\$2 == \"/\" { print \$1 }' /proc/mounts | tail -n 1")" = /dev/vdb
 check "cycle 3: every checksum matches on the copy" vm_ssh "$name" 22 'cd /srv/data && sha256sum --quiet -c /srv/sums'
 check "cycle 3: offroot status says NORMAL" status_is NORMAL
+# The copy's fstab names /dev/vdb, but the kernel command line still says
+# root=/dev/vda (no grub.cfg in this guest): the next reboot goes back.
+check "cycle 3: return --root warned that the next reboot goes back to /dev/vda" grep -q 'next reboot goes back to /dev/vda' <<< "$out"
+check "cycle 3: status warns that the next reboot goes back to /dev/vda, until offroot persist" \
+    grep -q 'next reboot goes back to /dev/vda.*offroot persist' <<< "$(vm_ssh "$name" 22 offroot status 2>&1)"
 
 sleep 2
 check "the 1022 session kept printing through every cycle" test "$(wc -l < "$dir/session.out")" -gt "$lines_before"
