@@ -27,15 +27,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-failed=0
-check() {
-    description=$1
-    shift
-    if "$@"; then echo "ok - $description"; else echo "not ok - $description"; failed=1; fi
-}
-check_eq() {
-    if [ "$2" = "$3" ]; then echo "ok - $1"; else echo "not ok - $1: expected '$2', got '$3'"; failed=1; fi
-}
+. "$(dirname "$0")/checks.sh"
 
 # listen SOCKET DIR: a stand-in daemon, its datagrams in DIR/1, DIR/2, ...
 listen() {

@@ -32,15 +32,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-failed=0
-check() {
-    description=$1
-    shift
-    if "$@"; then echo "ok - $description"; else echo "not ok - $description"; failed=1; fi
-}
-check_eq() {
-    if [ "$2" = "$3" ]; then echo "ok - $1"; else echo "not ok - $1: expected '$2', got '$3'"; failed=1; fi
-}
+. "$(dirname "$0")/checks.sh"
 has() { printf '%s\n' "$1" | grep -q -- "$2"; }
 
 old_uuid=11111111-2222-4333-8444-555555555555
