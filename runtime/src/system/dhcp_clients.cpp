@@ -180,7 +180,7 @@ Result<std::vector<KilledClient>> parse_killed_clients(std::string_view text) {
         if (key == "CLIENT") {
             if (!complete()) return plain_error(where + "the client before has no ARG= line");
             auto kind = restartable_kind(*value);
-            if (!kind) return plain_error(where + "not a DHCP client enter kills: " + quoted(*value));
+            if (!kind) return plain_error(where + "not a DHCP client enter kills: " + offroot::quoted(*value));
             out.push_back(KilledClient{*kind, {}, {}});
         } else if (key == "IFACE" || key == "ARG") {
             if (out.empty()) return plain_error(where + std::string(key) + "= before any CLIENT=");
