@@ -273,10 +273,10 @@ std::vector<std::string> debconf_install_devices(std::string_view config_dat) {
     return {};
 }
 
-Result<std::string> device_of_mount(const std::string& mountinfo, const std::string& mount_point) {
-    auto table = MountTable::read(mountinfo);
-    if (!table) return table.error();
-    const MountEntry* m = table->mount_of(mount_point);
+namespace {
+
+// The device behind one mount of the table.
+Result<std::string> device_of(const MountEntry* m, const std::string& mount_point, const std::string& mountinfo) {
     if (m == nullptr) return plain_error("no mount serves " + mount_point + " in " + mountinfo);
     // The device number names the device whatever mount(2) was given;
     // btrfs' is anonymous, and then the source does.
@@ -287,6 +287,14 @@ Result<std::string> device_of_mount(const std::string& mountinfo, const std::str
     }
     if (m->source.rfind("/dev/", 0) == 0) return m->source;
     return plain_error(mount_point + " is " + m->fs_type + " from " + m->source + ", not a block device");
+}
+
+}  // namespace
+
+Result<std::string> device_of_mount(const std::string& mountinfo, const std::string& mount_point) {
+    auto table = MountTable::read(mountinfo);
+    if (!table) return table.error();
+    return device_of(table->mount_of(mount_point), mount_point, mountinfo);
 }
 
 namespace {
@@ -324,7 +332,12 @@ Result<PersistInputs> read_persist_inputs(const std::string& root_prefix, const 
                                           const std::string& root_mount_point, const std::string& explicit_disk) {
     PersistInputs in;
     in.root_prefix = root_prefix;
-    auto device = device_of_mount(mountinfo, root_mount_point);
+    auto table = MountTable::read(mountinfo);
+    if (!table) return table.error();
+    const MountEntry* root_mount = table->mount_of(root_mount_point);
+    const std::string boot_mount_point = path_join(root_mount_point, "boot");
+    const MountEntry* boot_mount = table->mount_of(boot_mount_point);
+    auto device = device_of(root_mount, root_mount_point, mountinfo);
     if (!device) return device.error().context("finding the running root");
     in.root_device = *device;
     auto id = probe_filesystem_id(in.root_device);
@@ -373,17 +386,13 @@ Result<PersistInputs> read_persist_inputs(const std::string& root_prefix, const 
     }
     // As the root sees it: the same kernel's sysfs, mounted in it.
     b.efi = stat_path(root_prefix + "/sys/firmware/efi").ok();
-    auto table = MountTable::read(mountinfo);
-    if (!table) return table.error();
-    const MountEntry* root_mount = table->mount_of(root_mount_point);
-    const MountEntry* boot_mount = table->mount_of(path_join(root_mount_point, "boot"));
     const bool boot_on_root = root_mount != nullptr && root_mount == boot_mount;
     // The root moved when the kernel that booted was not given this one.
     const auto booted = cmdline_root();
     b.boot_moved = boot_on_root && (!booted || !fstab_spec_names(*booted, in.root_device, in.root_id));
     if (boot_mount != nullptr) {
         auto boot_device = boot_on_root ? Result<std::string>(in.root_device)
-                                        : device_of_mount(mountinfo, path_join(root_mount_point, "boot"));
+                                        : device_of(boot_mount, boot_mount_point, mountinfo);
         if (boot_device)
             for (const auto& d : read_lineage(kernel_name_of_path(*boot_device)).disks) b.boot_disks.push_back("/dev/" + d);
     }

@@ -53,16 +53,9 @@ std::vector<SystemdJob> parse_systemd_jobs(const std::string& list_jobs_output) 
     std::vector<SystemdJob> jobs;
     for (const std::string_view line : split_lines(list_jobs_output)) {
         // "JOB UNIT TYPE STATE", blank-separated (--no-legend --plain)
-        std::vector<std::string> words;
-        size_t i = 0;
-        while (i < line.size()) {
-            while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
-            const size_t start = i;
-            while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
-            if (i > start) words.emplace_back(line.substr(start, i - start));
-        }
+        const auto words = split_fields(line, " \t");
         if (words.size() < 4) continue;
-        jobs.push_back({words[1], words[2], words[3]});
+        jobs.push_back({std::string(words[1]), std::string(words[2]), std::string(words[3])});
     }
     return jobs;
 }
