@@ -91,7 +91,7 @@ test|testing)
     # (Debian 12 and 13) and collection (the Ansible collection builds, lints
     # and runs its playbooks against stand-ins). The others run on demand in the build directory
     # (tests/vm/README.md): testing (Debian testing moves under us: also
-    # tools/dev.sh testing), layouts (beyond plain and lvm), dracut, faults
+    # tools/dev.sh testing), layouts (beyond the plain one on Debian 13), dracut, faults
     # and fleet (each past CI's time). Anchored, since -L takes a regex.
     if [ "$1" = test ]; then
         say "running the tests CI gates on (unit, ns, hook, build, vm on Debian 12 and 13, collection; on demand: ctest -L testing|layouts|dracut|faults|fleet)"

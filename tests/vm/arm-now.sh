@@ -4,27 +4,35 @@
 # `offroot arm`, goes through enter, e2fsck and return, is disarmed, and
 # reboots stock.
 #
-#   tests/vm/arm-now.sh DEB [SUITE [INIT]]    (default: bookworm systemd)
+#   tests/vm/arm-now.sh DEB [SUITE [INIT [GENERATOR]]]
+#   (default: bookworm systemd initramfs-tools; GENERATOR dracut: a
+#   vm_dracut_image guest, its stock image built by dracut)
 # Every failure is a counted check or an explicit exit: no set -e.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
-deb=${1:?usage: arm-now.sh DEB [SUITE [INIT]]}
+deb=${1:?usage: arm-now.sh DEB [SUITE [INIT [GENERATOR]]]}
 suite=${2:-bookworm}
 init=${3:-systemd}
+generator=${4:-initramfs-tools}
 name="arm-now-$suite-$init"
+label="$suite/$init"
+if [ "$generator" != initramfs-tools ]; then
+    name="$name-$generator"
+    label="$label ($generator)"
+fi
 boot_timeout=${OFFROOT_VM_BOOT_TIMEOUT:-300}
 
 . "$here/checks.sh"
-summary() { checks_summary "arm-now $suite/$init"; }
+summary() { checks_summary "arm-now $label"; }
 vm_setup_traps
 trap 'vm_cleanup; summary' EXIT
 
 [ "$(id -u)" = 0 ] || { fail "must run as root"; exit 1; }
 [ -f "$deb" ] || { fail "no package $deb"; exit 1; }
 
-img=$(vm_base_image "$suite" "$init") || { fail "the $suite/$init image"; exit 1; }
+img=$(vm_generator_image "$suite" "$init" "$generator") || { fail "the $label image"; exit 1; }
 key=$(vm_key) || { fail "the test key"; exit 1; }
 vm_prepare "$name" "$img" "$deb" || { fail "installing the package"; exit 1; }
 dir=$(vm_dir "$name")
@@ -88,7 +96,7 @@ check "every checksum matches" vm_ssh "$name" 22 'cd /srv/data && sha256sum --qu
 check "after return: NORMAL, from port 22" status22 NORMAL
 check "after return: 1022 still answers" answers1022
 if [ "$init" = systemd ]; then
-    check "after return: no failed units" test -z "$(vm_ssh "$name" 22 systemctl --failed --no-legend --plain)"
+    check "after return: no failed units" no_failed_units "$name"
 fi
 
 # Disarm, then the next boot is stock.
@@ -105,7 +113,7 @@ check "the next boot after disarm comes up" vm_wait_ssh "$name" 22 "$boot_timeou
 check "the next boot is stock: no emergency environment" status22 NO-EMERGENCY-ENVIRONMENT
 check_not "the next boot is stock: nothing on 1022" answers1022
 
-echo "arm-now $suite/$init figures: arm to 1022 answering ${arm_seconds} s; RAM held ${ram:-?};" \
+echo "arm-now $label figures: arm to 1022 answering ${arm_seconds} s; RAM held ${ram:-?};" \
     "${enter_line:-no DETACHED line} / ${return_line:-no NORMAL line}"
 vm_poweroff "$name" 22 || fail "powered off"
 [ "$failed" -eq 0 ]

@@ -226,8 +226,7 @@ return_line=$(grep 'NORMAL:' <<< "$out" || true)
 check "after return: sshd on 22" vm_wait_ssh "$name" 22 200 || exit 1
 [ "$init" = systemd ] && { OFFROOT_VM_SSH_TIMEOUT=180 vm_ssh "$name" 22 systemctl is-system-running --wait >/dev/null || true; }
 if [ "$init" = systemd ]; then
-    failed_units=$(vm_ssh "$name" 22 systemctl --failed --no-legend --plain)
-    check "after return: no failed units${failed_units:+ ($failed_units)}" test -z "$failed_units"
+    check "after return: no failed units" no_failed_units "$name"
 fi
 check "after return: swap is active on $swapdev again" swap_is "$swapdev"
 for m in $mounts; do

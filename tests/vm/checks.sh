@@ -54,3 +54,15 @@ watcher_restarts() {
     done
     return 1
 }
+
+# no_failed_units NAME: passes when systemd in the guest has no failed
+# unit; else prints each with the end of its journal, for the log to say
+# why.
+no_failed_units() {
+    local name=$1 units
+    units=$(vm_ssh "$name" 22 systemctl --failed --no-legend --plain) || return 1
+    [ -z "$units" ] && return 0
+    echo "    failed units: $units"
+    vm_ssh "$name" 22 "for u in \$(systemctl --failed --no-legend --plain | awk '{print \$1}'); do systemctl status --no-pager -l \$u; journalctl -b -u \$u --no-pager -o short-monotonic | tail -n 20; done" 2>&1 | sed 's/^/    /'
+    return 1
+}

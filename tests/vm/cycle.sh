@@ -26,6 +26,7 @@ fi
 boot_timeout=${OFFROOT_VM_BOOT_TIMEOUT:-300}
 
 . "$here/checks.sh"
+. "$here/guest-workload.sh"
 summary() { checks_summary "cycle $suite/$init${generator_label}"; }
 vm_setup_traps
 trap 'vm_cleanup; summary' EXIT
@@ -39,49 +40,8 @@ dir=$(vm_dir "$name")
 
 # A service that keeps a file open for writing and says so when it is
 # stopped cleanly: enter must stop it, not kill it mid-write.
-writer='#!/bin/sh
-exec 3>>/srv/writer.log
-trap "echo clean-stop >&3; exit 0" TERM
-while :; do echo tick >&3; sleep 1 & wait $!; done'
-if [ "$init" = systemd ]; then
-    vm_image_run "$name" "set -e
-        mkdir -p /srv
-        printf '%s\n' '$writer' > /usr/local/sbin/offroot-test-writer
-        chmod 755 /usr/local/sbin/offroot-test-writer
-        printf '[Service]\nExecStart=/usr/local/sbin/offroot-test-writer\n[Install]\nWantedBy=multi-user.target\n' \
-            > /etc/systemd/system/offroot-test-writer.service
-        systemctl enable offroot-test-writer.service 2>&1" > "$dir/writer.log" 2>&1 || { cat "$dir/writer.log"; fail "installing the test writer"; exit 1; }
-else
-    initscript='#!/bin/sh
-### BEGIN INIT INFO
-# Provides:          offroot-test-writer
-# Required-Start:    $local_fs
-# Required-Stop:     $local_fs
-# Default-Start:     2 3 4 5
-# Default-Stop:      0 1 6
-# Short-Description: keeps a file open for writing (offroot test)
-### END INIT INFO
-p=/run/offroot-test-writer.pid
-case "$1" in
-start) start-stop-daemon --start --background --make-pidfile --pidfile $p --exec /usr/local/sbin/offroot-test-writer ;;
-stop) start-stop-daemon --stop --pidfile $p --retry TERM/10 --remove-pidfile ;;
-status) start-stop-daemon --status --pidfile $p ;;
-esac'
-    vm_image_run "$name" "set -e
-        mkdir -p /srv
-        printf '%s\n' '$writer' > /usr/local/sbin/offroot-test-writer
-        chmod 755 /usr/local/sbin/offroot-test-writer
-        printf '%s\n' '$initscript' > /etc/init.d/offroot-test-writer
-        chmod 755 /etc/init.d/offroot-test-writer
-        update-rc.d offroot-test-writer defaults 2>&1" > "$dir/writer.log" 2>&1 || { cat "$dir/writer.log"; fail "installing the test writer"; exit 1; }
-fi
-writer_runs() {
-    if [ "$init" = systemd ]; then
-        vm_ssh "$name" 22 systemctl is-active --quiet offroot-test-writer
-    else
-        vm_ssh "$name" 22 /etc/init.d/offroot-test-writer status
-    fi
-}
+install_test_writer "$name" "$init" "$dir/writer.log" || { fail "installing the test writer"; exit 1; }
+writer_runs() { test_writer_runs "$name" "$init"; }
 
 # The migration target: a second disk for `offroot return --root`.
 second_disk=$(vm_add_disk "$name" 2G) || { fail "a second disk"; exit 1; }
@@ -91,19 +51,13 @@ vm_wait_ssh "$name" 1022 60 || { fail "ssh on 1022"; exit 1; }
 [ "$init" = systemd ] && { OFFROOT_VM_SSH_TIMEOUT=180 vm_ssh "$name" 22 systemctl is-system-running --wait >/dev/null || true; }
 
 # Data with known checksums, on the disk for real.
-vm_ssh "$name" 22 'set -e; mkdir -p /srv/data; for i in 1 2 3 4; do head -c 8M /dev/urandom > /srv/data/file$i; done
-    cp -a /usr/bin /srv/data/bin-copy; cd /srv/data; find . -type f -exec sha256sum {} + | sort -k2 > /srv/sums; sync' \
-    || { fail "writing the test data"; exit 1; }
+write_test_data "$name" || { fail "writing the test data"; exit 1; }
 pass "wrote 32 MiB of random data and a copy of /usr/bin, with checksums"
 address=$(vm_ssh "$name" 1022 "ip -4 -o addr show scope global" | awk '{print $2, $4}')
 units_before=$(vm_ssh "$name" 22 "systemctl list-units --type=service --state=running --no-legend --plain 2>/dev/null | awk '{print \$1}' | sort" || true)
 
 # The admin's 1022 session, held open for the whole cycle.
-port1022=$(vm_port "$name" 1022)
-ssh -F /dev/null -i "$(vm_key)" -p "$port1022" -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
-    -o LogLevel=ERROR -o ServerAliveInterval=5 -o ServerAliveCountMax=12 root@127.0.0.1 \
-    'while :; do date +%s; sleep 1; done' > "$dir/session.out" 2>&1 < /dev/null &
-session=$!
+hold_session "$name" "$dir/session.out" || { fail "the 1022 session"; exit 1; }
 
 one_cycle() {   # N SHRINK_TO(or empty) [fsck]
     local n=$1 shrink=${2:-} fsck=${3:-} out
@@ -140,14 +94,14 @@ one_cycle() {   # N SHRINK_TO(or empty) [fsck]
     return_line=$(grep 'NORMAL:' <<< "$out" || true)
     check "cycle $n: sshd on 22 answers again" vm_wait_ssh "$name" 22 120
     [ "$init" = systemd ] && { OFFROOT_VM_SSH_TIMEOUT=180 vm_ssh "$name" 22 systemctl is-system-running --wait >/dev/null || true; }
-    check "cycle $n: every checksum matches" vm_ssh "$name" 22 'cd /srv/data && sha256sum --quiet -c /srv/sums'
+    check "cycle $n: every checksum matches" test_data_intact "$name" 22
     check "cycle $n: offroot status says NORMAL" status_is NORMAL
     check_not "cycle $n: back on the same root, no warning about the next reboot" \
         grep -q 'next reboot goes back' <<< "$(vm_ssh "$name" 22 offroot status 2>&1)"
     check "cycle $n: the tools are gone from RAM after return" \
         vm_ssh "$name" 1022 "test ! -e /usr/lib/offroot/tools && test ! -e /usr/sbin/e2fsck"
     if [ "$init" = systemd ]; then
-        check "cycle $n: no failed units" test -z "$(vm_ssh "$name" 22 systemctl --failed --no-legend --plain)"
+        check "cycle $n: no failed units" no_failed_units "$name"
         now=$(vm_ssh "$name" 22 "systemctl list-units --type=service --state=running --no-legend --plain | awk '{print \$1}' | sort")
         missing=$(comm -23 <(echo "$units_before") <(echo "$now"))
         check "cycle $n: every service that ran before runs again${missing:+ (missing: $missing)}" test -z "$missing"
@@ -189,7 +143,7 @@ one_cycle 2 "" fsck || true
 # The dead-man return (offroot enter --timeout): a limit set at enter and
 # put off once by offroot extend over the 1022 session, then left to run
 # out: PID 1 starts the return itself, and the host comes back NORMAL with
-# sshd, the services and the data. ~2.5 min: CI runs it on one guest per
+# sshd, the services and the data. ~1.5 min: CI runs it on one guest per
 # init (OFFROOT_VM_AUTO_RETURN=0 on the others, tests/CMakeLists.txt).
 auto_return_cycle() {
     local out rc t0 waited
@@ -199,18 +153,18 @@ auto_return_cycle() {
     check "automatic return: nothing left by the service stop needed SIGKILL" grep -q '(0 needed SIGKILL)' <<< "$out"
     check "automatic return: status shows the time left" \
         grep -q '^automatic return in ' <<< "$(vm_ssh "$name" 1022 offroot status 2>&1)"
-    check "automatic return: offroot extend 2m over the 1022 session" \
-        grep -q 'the automatic return starts in 2m' <<< "$(vm_ssh "$name" 1022 offroot extend 2m 2>&1)"
+    check "automatic return: offroot extend 1m over the 1022 session" \
+        grep -q 'the automatic return starts in 1m' <<< "$(vm_ssh "$name" 1022 offroot extend 1m 2>&1)"
     t0=$(date +%s)
-    # No offroot return: the limit runs out 2 min after the extend.
+    # No offroot return: the limit runs out 1 min after the extend.
     while ! status_is NORMAL && [ $(( $(date +%s) - t0 )) -lt 600 ]; do sleep 10; done
     waited=$(( $(date +%s) - t0 ))
     check "automatic return: NORMAL again on its own, ${waited}s after the extend" status_is NORMAL || return 1
-    check "automatic return: not before the extended limit" test "$waited" -ge 110
+    check "automatic return: not before the extended limit" test "$waited" -ge 55
     check "automatic return: sshd on 22 answers again" vm_wait_ssh "$name" 22 120
     check "automatic return: the stub said why it returned" \
         grep -q 'ran out with no offroot extend or offroot confirm' <<< "$(vm_ssh "$name" 22 dmesg 2>&1)"
-    check "automatic return: every checksum matches" vm_ssh "$name" 22 'cd /srv/data && sha256sum --quiet -c /srv/sums'
+    check "automatic return: every checksum matches" test_data_intact "$name" 22
     check "automatic return: the writer runs again" writer_runs
     check "automatic return: the 1022 session stayed connected" kill -0 "$session"
 }
@@ -264,7 +218,7 @@ check "cycle 3: offroot return --root /dev/vdb" test "$rc" = 0
 check "cycle 3: sshd on 22 answers again" vm_wait_ssh "$name" 22 120
 check "cycle 3: the guest now runs from /dev/vdb" \
     test "$(vm_ssh "$name" 22 "awk '\$2 == \"/\" { print \$1 }' /proc/mounts | tail -n 1")" = /dev/vdb
-check "cycle 3: every checksum matches on the copy" vm_ssh "$name" 22 'cd /srv/data && sha256sum --quiet -c /srv/sums'
+check "cycle 3: every checksum matches on the copy" test_data_intact "$name" 22
 check "cycle 3: offroot status says NORMAL" status_is NORMAL
 # The copy's fstab names /dev/vdb, but the kernel command line still says
 # root=/dev/vda (no grub.cfg in this guest): the next reboot goes back.

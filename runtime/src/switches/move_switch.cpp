@@ -86,6 +86,20 @@ public:
         return {};
     }
 
+    Status remove_stub_placement(const std::vector<std::string>& exec_paths, const std::string& stub_path,
+                                 const std::string& who) const override {
+        if (exec_paths.empty()) return {};
+        auto stub = stat_path(stub_path);
+        if (!stub) return stub.error().context("finding the stub");
+        const std::string target = "/root" + exec_paths.front();
+        auto mounted = is_mount_point(target);
+        auto there = stat_path(target);
+        if (!mounted || !*mounted || !there || !same_inode(*there, *stub)) return {};
+        if (auto s = unmount(target, MNT_DETACH); !s) return s.error().context("removing the bind of the stub");
+        log_info(who + ": removed the bind of the stub over " + target);
+        return {};
+    }
+
     Status put_real_root_back() const override { return move_mount("/root", "/"); }
     bool leftovers_share_sessions_root() const override { return false; }
 

@@ -158,6 +158,23 @@ public:
         return {};
     }
 
+    Status remove_stub_placement(const std::vector<std::string>& exec_paths, const std::string& stub_path,
+                                 const std::string& who) const override {
+        for (const auto& path : exec_paths) {
+            if (auto link = read_link(path); link && *link == stub_path) {
+                if (::unlink(path.c_str()) != 0) return sys_error("unlink(" + quoted(path) + ")");
+                log_info(who + ": removed the link to the stub at " + path);
+            }
+            const std::string aside = path + ".offroot-aside";
+            if (exists_nofollow(aside) && !exists_nofollow(path)) {
+                if (::rename(aside.c_str(), path.c_str()) != 0)
+                    return sys_error("rename(" + quoted(aside) + ", " + quoted(path) + ")");
+                log_info(who + ": put " + path + " back from " + aside);
+            }
+        }
+        return {};
+    }
+
     Status put_real_root_back() const override { return pivot_environment_under_real_root(); }
     // After the pivot every leftover service has the environment as its
     // root too.

@@ -115,8 +115,14 @@ public:
     // PID 1 runs the stub.
     virtual Status lead_pid1_to_stub(const std::vector<std::string>& exec_paths, const std::string& stub_path,
                                      UndoStack& placement) const = 0;
+    // What lead_pid1_to_stub left when enter died before rolling it back
+    // (offroot recover): removed, each said so with `who` leading the line.
+    // Nothing there is not an error.
+    virtual Status remove_stub_placement(const std::vector<std::string>& exec_paths, const std::string& stub_path,
+                                         const std::string& who) const = 0;
     // After PID 1 became the stub, the undo of enter is the return path:
-    // the real root in place again, then SIGUSR1.
+    // the real root in place again, then SIGUSR1. Also the undo of
+    // put_real_root_aside while PID 1 is still the real init.
     virtual Status put_real_root_back() const = 0;
     // After the switch, do the services left behind have the sessions' root
     // directory (so that only the mount id tells the sessions apart)?

@@ -1,6 +1,10 @@
 #include "transitions/plan.hpp"
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 
 #include "base/clock.hpp"
 #include "base/files.hpp"
@@ -182,6 +186,26 @@ std::vector<Step> plan_return(const ReturnInputs& in) {
     return s;
 }
 
+namespace {
+
+// The fault tests' crash at a known point (tests/vm/faults.sh): with
+// OFFROOT_TEST_KILL_AT=enter:bind-stub the worker kills itself with SIGKILL
+// as that step begins, once the record names it; with
+// OFFROOT_TEST_KILL_AT=enter:bind-stub:done, once the step's action is
+// done and before the next step is recorded. A kill -9 from outside lands
+// wherever the scheduler puts it; this one lands at every step in turn, so
+// that offroot recover is tried at each.
+void kill_self_if_asked(const std::string& transition, const std::string& step, const char* when) {
+    const char* asked = std::getenv("OFFROOT_TEST_KILL_AT");
+    if (asked == nullptr || *asked == '\0') return;
+    const std::string here = transition + ":" + step + (*when != '\0' ? std::string(":") + when : std::string());
+    if (here != asked) return;
+    log_warning(transition + ": OFFROOT_TEST_KILL_AT=" + here + ": killing this worker with SIGKILL (a fault test)");
+    ::kill(::getpid(), SIGKILL);
+}
+
+}  // namespace
+
 PlanRun::PlanRun(std::string transition, std::vector<Step> steps)
     : transition_(std::move(transition)), steps_(std::move(steps)) {}
 
@@ -195,6 +219,7 @@ Status PlanRun::begin(const std::string& name) {
     started_ = monotonic_seconds();
     log_info(transition_ + ": " + std::to_string(next_) + "/" + std::to_string(steps_.size()) + " " + step.name + ": " +
              step.action);
+    kill_self_if_asked(transition_, step.name, "");
     return {};
 }
 
@@ -202,7 +227,10 @@ double PlanRun::done() {
     const double took = monotonic_seconds() - started_;
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.1f s", took);
-    if (next_ > 0) log_info(transition_ + ": " + steps_[next_ - 1].name + " done in " + buf);
+    if (next_ > 0) {
+        log_info(transition_ + ": " + steps_[next_ - 1].name + " done in " + buf);
+        kill_self_if_asked(transition_, steps_[next_ - 1].name, "done");
+    }
     return took;
 }
 

@@ -73,6 +73,10 @@ Status return_to_root(const ReturnOptions& options);
 // Return's last step for the devices enter kept from their deferred
 // removal (kDmHeldRecord); recover's too.
 void remark_deferred_removals();
+// Waits, up to 10 s, until PID 1 maps no file of the filesystem at `path`:
+// the stub, started from the disk, has run itself again from the
+// environment's copy (init_stub.cpp) and listens for SIGUSR1.
+Status wait_pid1_off_device(const std::string& path);
 
 // The automatic return (transitions/time_limit.cpp): what `offroot return
 // --time-limit-ran-out`, started by PID 1, runs in its worker: under the

@@ -134,24 +134,6 @@ Status unmount_one(const MountEntry& m, const std::string& prefix) {
     }
 }
 
-// Waits until PID 1 maps no file of the filesystem at `path`.
-Status wait_pid1_off_device(const std::string& path) {
-    auto fs = stat_path(path);
-    if (!fs) return fs.error();
-    std::string held;
-    for (int i = 0; i < 100; ++i) {
-        auto maps = read_file("/proc/1/maps");
-        if (!maps) return maps.error();
-        held.clear();
-        for (const auto& m : parse_proc_maps(*maps))
-            if (m.dev == fs->st_dev && held.find(m.path) == std::string::npos) held += " " + m.path;
-        if (held.empty()) return {};
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return plain_error("PID 1 (offroot-init) still runs on files of the disk after 10 s:" + held,
-                       "see the kernel log for offroot-init's messages");
-}
-
 std::string tool_names(const ToolPlan& plan) {
     std::string out;
     for (const auto& c : plan.commands) out += (out.empty() ? "" : " ") + c.name;
@@ -179,6 +161,23 @@ Status hold_deferred_removals(UndoStack& undo) {
 }
 
 }  // namespace
+
+Status wait_pid1_off_device(const std::string& path) {
+    auto fs = stat_path(path);
+    if (!fs) return fs.error();
+    std::string held;
+    for (int i = 0; i < 100; ++i) {
+        auto maps = read_file("/proc/1/maps");
+        if (!maps) return maps.error();
+        held.clear();
+        for (const auto& m : parse_proc_maps(*maps))
+            if (m.dev == fs->st_dev && held.find(m.path) == std::string::npos) held += " " + m.path;
+        if (held.empty()) return {};
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return plain_error("PID 1 (offroot-init) still runs on files of the disk after 10 s:" + held,
+                       "see the kernel log for offroot-init's messages");
+}
 
 Status enter_detached(const EnterOptions& options) {
     const double t0 = monotonic_seconds();
@@ -237,6 +236,8 @@ Status enter_detached(const EnterOptions& options) {
     const std::string rootfs = root_switch.pid1_environment_prefix();
     const std::string aside = rootfs + "/root";
     log_info("enter: root switch " + to_string(root_switch.kind()));
+
+    run.done();
 
     // --- the network, as the kernel has it now.
     if (auto s = run.begin("snapshot-network"); !s) return s;
@@ -408,6 +409,7 @@ Status enter_detached(const EnterOptions& options) {
             return {};
         });
         log_info("enter: swapoff " + path);
+        run.done();
     }
     if (auto s = run.begin("unmount-submounts"); !s) return s;
     auto table = MountTable::read(root_switch.pid1_mountinfo());
@@ -425,6 +427,7 @@ Status enter_detached(const EnterOptions& options) {
         if (!fd) return fd.error();
         if (::ioctl(fd->get(), LOOP_CLR_FD, 0) != 0) return sys_error("ioctl(" + quoted(dev) + ", LOOP_CLR_FD)");
         log_info("enter: detached " + dev);
+        run.done();
     }
     if (auto s = run.begin("unmount-root"); !s) return s;
     for (const MountEntry* m : order) {

@@ -18,14 +18,22 @@
 //     binary (enter died between bind-stub and unbind-stub) is unmounted,
 //     lazily as unbind-stub does: the next boot or re-exec of the init
 //     would run the stub;
+//   enter, PID 1 still the real init and the root aside (died after
+//     move-root-aside, placing the stub, or asking PID 1 to re-execute:
+//     a re-exec on its way is waited for, 30 s, and then it is the case
+//     above): what led to the stub goes, the root back on top, then as
+//     for a root that never left;
 //   enter that had freed the disk (DETACHED): finished, nothing to do;
 //   return before the switch (DETACHED, or the root mounted at /root by
 //     it): what it mounted goes, and it runs again with its arguments;
+//   return with the root in place and the stub still PID 1 (died before
+//     or while signalling it): SIGUSR1, then as below;
 //   return after the hand-over (the real init is PID 1): its tail done
 //     (records, tools in RAM, network lifetimes).
-// Anything else (PID 1 still the real init with the root aside: the re-exec
-// may be pending) is refused with what status says: a guess there can lose
+// Anything else is refused with what status says: a guess there can lose
 // the server.
+// Every step of both is tried by tests/vm/faults.sh (OFFROOT_TEST_KILL_AT,
+// transitions/plan.cpp).
 #include <signal.h>
 #include <sys/mount.h>
 #include <unistd.h>
@@ -41,6 +49,7 @@
 #include "system/emergency.hpp"
 #include "system/init_system.hpp"
 #include "system/offline_tools.hpp"
+#include "system/persist.hpp"
 #include "system/services.hpp"
 #include "system/time_limit.hpp"
 #include "system/transition_record.hpp"
@@ -76,14 +85,67 @@ void return_tail() {
     remark_deferred_removals();
 }
 
+// Waits up to `seconds` for PID 1 to be the stub (`stub`) or not.
+bool wait_pid1_is_stub(bool stub, int seconds) {
+    for (int i = 0; i < seconds * 10 && pid1_is_stub() != stub; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    return pid1_is_stub() == stub;
+}
+
+// With a root in place: SIGUSR1, and the stub execs the real init.
+Status signal_stub() {
+    if (::kill(1, SIGUSR1) != 0) return sys_error("kill(1, SIGUSR1)");
+    if (!wait_pid1_is_stub(false, 30)) return plain_error("offroot-init did not hand PID 1 back within 30 s (see dmesg)");
+    return {};
+}
+
 // The undo of enter once PID 1 is the stub, as enter's own undo stack
 // does it: the root back on top, SIGUSR1, and the real init boots.
 Status hand_pid1_back(const RootSwitcher& root_switch) {
     if (auto s = root_switch.put_real_root_back(); !s) return s.error().context("putting the root back");
-    if (::kill(1, SIGUSR1) != 0) return sys_error("kill(1, SIGUSR1)");
-    for (int i = 0; i < 300 && pid1_is_stub(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    if (pid1_is_stub()) return plain_error("offroot-init did not hand PID 1 back within 30 s (see dmesg)");
-    return {};
+    return signal_stub();
+}
+
+Status recover_enter(const TransitionRecord& r, const SystemStatus& status);
+
+// enter died with the root aside and PID 1 still the real init: after
+// move-root-aside, after placing the stub, or asking PID 1 to re-execute.
+// The root goes back on top, what led to the stub goes, and from there it
+// is the case of a root that never left, services stopped.
+Status put_root_back_under_real_init(const TransitionRecord& r, const SystemStatus& status) {
+    const RootSwitcher& root_switch = status.emergency->switcher();
+    // The init as enter led it to the stub: from the record preflight
+    // wrote. /proc/1/exe would name it from here, inside the root aside.
+    auto record = read_detach_record();
+    if (!record) return record.error().context("which init enter led to the stub");
+    InitInfo init;
+    init.binary = record->init_binary;
+    for (InitSystem kind : {InitSystem::systemd, InitSystem::sysvinit})
+        if (record->init_kind == to_string(kind)) init.kind = kind;
+    if (r.step == "reexec-pid1") {
+        // The request may be on its way: PID 1 re-executing into the stub
+        // while the root goes back would leave it in the stub with the root
+        // on top. Given the time enter gives it, then the stub's own case.
+        log_info("recover: enter died asking PID 1 to re-execute; waiting up to 30 s for PID 1 to become offroot-init");
+        if (wait_pid1_is_stub(true, 30)) {
+            log_info("recover: PID 1 is offroot-init now");
+            if (auto s = wait_pid1_off_device(root_switch.pid1_environment_prefix() + "/root"); !s) return s;
+            auto now = read_system_status();
+            if (!now) return now.error();
+            return recover_enter(r, *now);
+        }
+        log_info("recover: PID 1 did not re-execute: it is still the real init");
+    }
+    note_transition_step("undo-enter");
+    log_info("recover: PID 1 is the real init and the root is aside; putting the root back on top");
+    if (auto s = root_switch.remove_stub_placement(reexec_paths(init), stub_path(), "recover"); !s) return s;
+    if (auto s = root_switch.put_real_root_back(); !s) return s.error().context("putting the root back on top");
+    auto now = read_system_status();
+    if (!now) return now.error();
+    if (now->state != SystemState::normal)
+        return plain_error("recover: with the root back on top the system is " + to_string(now->state) + ": " +
+                           now->explanation);
+    return recover_enter(r, *now);
 }
 
 Status recover_enter(const TransitionRecord& r, const SystemStatus& status) {
@@ -145,24 +207,47 @@ Status recover_enter(const TransitionRecord& r, const SystemStatus& status) {
         log_info("recover: enter undone; the real init boots the services again");
         return {};
     }
+    if (!status.pid1_is_stub && status.real_root_aside && !status.real_root_on_top)
+        return put_root_back_under_real_init(r, status);
     return plain_error("recover: offroot " + describe(r) + " stopped where recover cannot tell what is safe: " +
                            status.explanation,
-                       "read " + std::string(kRamLog) + " for its last step; PID 1 may still re-execute into the stub");
+                       "read " + std::string(kRamLog) + " for its last step");
 }
 
 Status recover_return(const TransitionRecord& r, const SystemStatus& status) {
-    if (!status.pid1_is_stub && status.real_root_on_top) {
-        note_transition_step("finish-return");
-        log_info("recover: the real init is PID 1 again; finishing what return does last");
-        return_tail();
-        if (auto s = remove_stub_binds(real_root_view(status), stub_path(), "recover"); !s) return s;
-        log_info("recover: return finished, NORMAL");
-        return {};
-    }
     ReturnOptions options;
     for (size_t i = 0; i < r.arguments.size(); ++i) {
         if (r.arguments[i] == "--root" && i + 1 < r.arguments.size()) options.root_device = r.arguments[++i];
         if (r.arguments[i] == "--fsck") options.fsck = true;
+    }
+    bool handed_over = !status.pid1_is_stub && status.real_root_on_top;
+    if (!handed_over && status.pid1_is_stub && status.real_root_on_top && !status.real_root_aside) {
+        // Died with the root in place and the stub still PID 1: before or
+        // while signalling it. A SIGUSR1 already sent is given a moment.
+        note_transition_step("signal-stub");
+        if (r.step == "signal-stub" && wait_pid1_is_stub(false, 5)) {
+            log_info("recover: the stub had been signalled; the real init is PID 1");
+        } else {
+            log_info("recover: the root is in place and PID 1 is still offroot-init: SIGUSR1, as return does");
+            if (auto s = signal_stub(); !s) return s;
+        }
+        handed_over = true;
+    }
+    if (handed_over) {
+        note_transition_step("finish-return");
+        log_info("recover: the real init is PID 1 again; finishing what return does last");
+        // return records the root it went onto where it forgets the detach
+        // record: one that died before that did not (status and persist
+        // read it).
+        if (auto detached = read_detach_record(); detached) {
+            const std::string device = options.root_device.empty() ? detached->root_device : options.root_device;
+            if (auto s = replace_file(kReturnRecord, serialize(ReturnRecord{device, detached->root_device}), 0644); !s)
+                log_warning("recover: " + s.error().message());
+        }
+        return_tail();
+        if (auto s = remove_stub_binds(real_root_view(status), stub_path(), "recover"); !s) return s;
+        log_info("recover: return finished, NORMAL");
+        return {};
     }
     if (status.pid1_is_stub && status.real_root_aside && !status.real_root_on_top) {
         // What return mounted at /root (the root, its /dev /proc /sys, its

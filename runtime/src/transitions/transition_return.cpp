@@ -154,9 +154,11 @@ Status return_to_root(const ReturnOptions& options) {
     if (!probed) return probed.error();
     fs_type = *probed;
     if (auto s = check_device_free(device); !s) return s.error().context(device + " is in use");
+    plan.done();
     if (options.fsck) {
         if (auto s = plan.begin("fsck"); !s) return s;
         if (auto s = run_fsck(device, fs_type); !s) return s;
+        plan.done();
     }
 
     // PID 1 (the stub) lives in rootfs; the root is mounted at rootfs:/root
@@ -176,6 +178,7 @@ Status return_to_root(const ReturnOptions& options) {
     if (auto s = mount_fs(device, root_dir, fs_type, MS_RDONLY, data); !s) return s.error().context("mounting the root");
     undo.push("mount-root", [root_dir]() { return unmount(root_dir, 0); });
     log_info("return: mounted " + device + " (" + fs_type + (data.empty() ? "" : ", " + data) + ") on /root");
+    plan.done();
 
     if (auto s = plan.begin("check-root"); !s) return s;
     // The init the stub will exec, as the kernel command line names it:
@@ -190,6 +193,7 @@ Status return_to_root(const ReturnOptions& options) {
             return s.error().context("refusing to return onto " + device + ", still DETACHED");
         log_info("return: " + init + " and what it loads are in " + device);
     }
+    plan.done();
     // Read while the root is at hand, said at the end: a root the next
     // boot does not know is lost again at reboot.
     std::string drift_warning;
@@ -237,8 +241,10 @@ Status return_to_root(const ReturnOptions& options) {
     if (switch_steps.size() != 2)
         return plain_error("return and its plan disagree: the root switch plans " + std::to_string(switch_steps.size()) +
                            " steps, return runs 2");
+    plan.done();
     if (auto s = plan.begin(switch_steps[0].name); !s) return s;
     if (auto s = root_switch.put_root_in_place(undo); !s) return s;
+    plan.done();
     if (auto s = plan.begin(switch_steps[1].name); !s) return s;
 
     auto stub = stat_path(std::string(kRootfsLibDir) + "/" + kInitStubName);
@@ -251,6 +257,7 @@ Status return_to_root(const ReturnOptions& options) {
     }
     if (!handed_over) return plain_error("offroot-init did not hand PID 1 back within 30 s (see dmesg)");
     undo.commit();
+    plan.done();
     ::unlink(kDetachRecord);
     // For offroot status and persist: the root as the admin named it, and
     // the one the boot came from.
@@ -270,8 +277,10 @@ Status return_to_root(const ReturnOptions& options) {
     ::unlink(kNetworkRecord);
     // The clients hold-dhcp-leases killed are the init's to start again.
     ::unlink(kDhcpClientsRecord);
+    plan.done();
     if (auto s = plan.begin("defer-dm-removal"); !s) log_warning(s.error().message());
     remark_deferred_removals();
+    plan.done();
     log_info("return: PID 1 is the real init again, " + std::to_string(monotonic_seconds() - t0).substr(0, 4) +
              " s after offroot return");
 
