@@ -316,11 +316,18 @@ int cmd_enter(bool json, bool dry_run, uint64_t min_free_mib, bool force_network
         auto interrupted = refusal_if_interrupted("enter", rootfs);
         if (!interrupted) return fail(interrupted.error());
         if (!interrupted->empty()) return fail(plain_error(*interrupted));
-        if (auto s = continue_enter_in_rootfs(report->system.emergency->rootfs_path, force_network, time_limit); !s)
-            return fail(s.error());
-        out("offroot enter continues inside the emergency environment; this session will be closed.\n"
-            "Reconnect with: ssh -p 1022 root@<this host>, then: offroot status\n");
-        return kExitOk;
+        // Its steps follow here until stop-services closes this session.
+        auto exit = continue_enter_in_rootfs(report->system.emergency->rootfs_path, force_network, time_limit,
+                                             [](pid_t pid) {
+                                                 out("offroot enter continues inside the emergency environment (pid " +
+                                                     std::to_string(pid) +
+                                                     "); its steps follow until this session is closed.\n"
+                                                     "Reconnect with: ssh -p 1022 root@<this host>, then: offroot "
+                                                     "status\n");
+                                             });
+        if (!exit) return fail(exit.error());
+        if (!exit->message.empty()) err("offroot: " + exit->message + "\n");
+        return exit->code;
     }
     EnterOptions options;
     options.min_free_kib = min_free_mib * 1024;
@@ -417,8 +424,11 @@ int cmd_persist(bool json, bool dry_run, const std::string& boot_disk) {
                                          in->root_id.uuid + "), nothing is changed", shown));
         return kExitOk;
     }
-    // Each step as it runs on the terminal, and in the kernel's log.
-    configure_log(LogSinks{.to_stderr = true, .to_kmsg = true, .ram_log = "", .tag = "offroot"});
+    // Each step as it runs on the terminal, in the kernel's log and in the
+    // log in RAM, whose last lines status shows: there return's warning
+    // that the next reboot goes back is followed by what persist did.
+    const std::string ram_log = s->emergency ? in_rootfs(*s->emergency, kRamLog) : "";
+    configure_log(LogSinks{.to_stderr = true, .to_kmsg = true, .ram_log = ram_log, .tag = "offroot"});
     if (!json) out(format_plan_human("offroot persist: the root " + in->root_device + " (UUID=" + in->root_id.uuid + ")", shown));
     if (auto r = run_persist(*steps, target.prefix); !r) return fail(r.error());
     if (json) {
@@ -431,6 +441,8 @@ int cmd_persist(bool json, bool dry_run, const std::string& boot_disk) {
     } else {
         out("offroot persist: done; the next boot takes " + in->root_device + "\n");
     }
+    configure_log(LogSinks{.to_stderr = false, .to_kmsg = true, .ram_log = ram_log, .tag = "offroot"});
+    log_info("persist: done; the next boot takes " + in->root_device);
     return kExitOk;
 }
 

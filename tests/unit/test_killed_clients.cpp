@@ -96,3 +96,33 @@ TEST_CASE("a killed client is not started twice", "[dhcp-record]") {
     CHECK_FALSE(runs_already(all, same_interface));
     CHECK(runs_already(all, other_kind));
 }
+
+// dhcpcd 10 (Debian 13) as ifupdown starts it, seen in /proc: its
+// privilege-separated family, each process's cmdline its own state.
+TEST_CASE("dhcpcd's rewritten command line gives back one command that starts it", "[dhcp-record]") {
+    const std::string exe = "/usr/sbin/dhcpcd";
+    CHECK(dhcp_client_argv(DhcpClientKind::dhcpcd, exe, {"dhcpcd: [privileged proxy] ens3 [ip4] [ip6]"}) ==
+          std::vector<std::string>{exe, "ens3"});
+    CHECK(dhcp_client_argv(DhcpClientKind::dhcpcd, exe, {"dhcpcd: ens3 [ip4]"}) ==
+          std::vector<std::string>{exe, "-4", "ens3"});
+    CHECK(dhcp_client_argv(DhcpClientKind::dhcpcd, "", {"dhcpcd: [master] [ip6]"}) ==
+          std::vector<std::string>{"dhcpcd", "-6"});
+    // A command line it did not write over is kept exactly, as is any other client's.
+    CHECK(dhcp_client_argv(DhcpClientKind::dhcpcd, exe, {"dhcpcd", "-4", "ens3"}) ==
+          std::vector<std::string>{"dhcpcd", "-4", "ens3"});
+    CHECK(dhcp_client_argv(DhcpClientKind::dhclient, exe, {"dhclient: ens3"}) ==
+          std::vector<std::string>{"dhclient: ens3"});
+
+    const std::vector<DhcpClient> family = {
+        {DhcpClientKind::dhcpcd, 600, 1, dhcp_client_argv(DhcpClientKind::dhcpcd, exe, {"dhcpcd: [privileged proxy] ens3 [ip4] [ip6]"})},
+        {DhcpClientKind::dhcpcd, 601, 600, dhcp_client_argv(DhcpClientKind::dhcpcd, exe, {"dhcpcd: ens3 [ip4] [ip6]"})},
+        {DhcpClientKind::dhcpcd, 602, 600, dhcp_client_argv(DhcpClientKind::dhcpcd, exe, {"dhcpcd: [network proxy] ens3 [ip4] [ip6]"})},
+        {DhcpClientKind::dhcpcd, 603, 601, dhcp_client_argv(DhcpClientKind::dhcpcd, exe, {"dhcpcd: [BPF ARP] ens3 10.0.2.15"})},
+    };
+    const auto records = killed_client_records(family, {"lo", "ens3"});
+    REQUIRE(records.size() == 1);
+    CHECK(records[0].argv == std::vector<std::string>{exe, "ens3"});
+    CHECK(records[0].interfaces == std::vector<std::string>{"ens3"});
+    // Once started again, the family's first is seen as running for ens3.
+    CHECK(runs_already(records[0], {family[1]}));
+}

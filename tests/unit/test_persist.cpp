@@ -188,6 +188,8 @@ TEST_CASE("persist: the plan of an LVM migration", "[persist]") {
     CHECK((*steps)[1].command.argv == std::vector<std::string>{"update-initramfs", "-u", "-k", "all"});
     CHECK((*steps)[1].step.action.find("lvm") != std::string::npos);
     CHECK((*steps)[2].command.argv == std::vector<std::string>{"update-grub"});
+    // grub-mkconfig names an LV by its path, not by UUID.
+    CHECK((*steps)[2].step.action == "regenerate /boot/grub/grub.cfg: root=" + lvm_migration().root_device);
     CHECK((*steps)[3].command.argv == std::vector<std::string>{"grub-install", "/dev/vda"});
     CHECK((*steps)[3].hand == "grub-install /dev/vda");
 

@@ -62,6 +62,12 @@ if vm_wait_ssh "$name" 22 "$boot_timeout"; then
 else
     fail "no sshd on 22"; exit 1
 fi
+boot_s=$(cat "$dir/ssh-ready-22")
+# The figures' RAM: what rootfs keeps in NORMAL, and in DETACHED with the
+# layout's tools brought in.
+rootfs_mib() { vm_ssh "$name" 1022 offroot status --json 2>/dev/null \
+    | sed -n 's/.*"rootfs_bytes":\([0-9]*\).*/\1/p' | awk '{ printf "%.2f", $1 / 1048576 }'; }
+ram_normal=$(rootfs_mib)
 check "the serial log shows GRUB loading the kernel and the initramfs" \
     grep -aq 'Loading initial ramdisk' "$dir/serial.log"
 
@@ -137,6 +143,7 @@ enter_line=$(grep 'DETACHED:' <<< "$out" || true)
 status=$(vm_ssh "$name" 1022 offroot status 2>&1) || true
 echo "$status" | sed 's/^/    /'
 check "DETACHED" grep -q '^offroot status: DETACHED' <<< "$status"
+ram_detached=$(rootfs_mib)
 check "DETACHED: no swap active" test "$(vm_ssh "$name" 1022 'tail -n +2 /proc/swaps | wc -l')" = 0
 # The source of each mount: two fields after mountinfo's " - ".
 # shellcheck disable=SC2016 # for the guest's awk
@@ -219,11 +226,13 @@ mdraid)
     check "the layout's job: e2fsck -f of the unmounted root ($root_device) is clean" \
         vm_ssh "$name" 1022 e2fsck -f -n "$root_device" ;;
 esac
+t_return=$(_vm_now)
 out=$(OFFROOT_VM_SSH_TIMEOUT=600 vm_ssh "$name" 1022 offroot return 2>&1) && rc=0 || rc=$?
 echo "$out" | sed 's/^/    /'
 check "offroot return" test "$rc" = 0 || exit 1
 return_line=$(grep 'NORMAL:' <<< "$out" || true)
 check "after return: sshd on 22" vm_wait_ssh "$name" 22 200 || exit 1
+return_s=$(_vm_since "$t_return")
 [ "$init" = systemd ] && { OFFROOT_VM_SSH_TIMEOUT=180 vm_ssh "$name" 22 systemctl is-system-running --wait >/dev/null || true; }
 if [ "$init" = systemd ]; then
     check "after return: no failed units" no_failed_units "$name"
@@ -240,7 +249,16 @@ check_not "after return: no warning about the next reboot" grep -q 'next reboot 
 check "after return: the tools brought in at enter are gone from RAM" \
     vm_ssh "$name" 1022 "test ! -e /usr/lib/offroot/tools && test ! -e /usr/sbin/e2fsck"
 
+t_off=$(_vm_now)
 check "clean poweroff" vm_poweroff "$name" 22
-echo "boot-layout $suite/$init/$layout figures: sshd $(cat "$dir/ssh-ready-22")s after qemu start;" \
+shutdown_s=$(_vm_since "$t_off")
+# A full reboot of this guest: its shutdown (just now) and its boot through
+# the firmware and GRUB to sshd (the first boot above), against the return
+# to sshd (from the command to port 22 answering).
+reboot_s=$(awk -v a="$shutdown_s" -v b="$boot_s" 'BEGIN { printf "%.1f", a + b }')
+echo "boot-layout $suite/$init/$layout figures: sshd ${boot_s}s after qemu start;" \
     "${enter_line:-no DETACHED line} / ${return_line:-no NORMAL line}"
+echo "boot-layout $suite/$init/$layout table: return to sshd ${return_s} s | full reboot to sshd ${reboot_s} s" \
+    "(shutdown ${shutdown_s} + boot ${boot_s}) | ratio $(awk -v a="$return_s" -v b="$reboot_s" 'BEGIN { printf "%.2f", a / b }')" \
+    "| RAM kept ${ram_normal:-?} MiB, DETACHED with the tools ${ram_detached:-?} MiB"
 [ "$failed" -eq 0 ]

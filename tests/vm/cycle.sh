@@ -178,6 +178,9 @@ fi
 # ends; the disk copied to the second disk; return onto the copy.
 from22=$(vm_ssh "$name" 22 offroot enter 2>&1 || true)
 check "enter from port 22 hands over to the emergency environment" grep -q 'continues inside the emergency environment' <<< "$from22"
+# ... and follows its steps until stop-services closes the session.
+check "enter from port 22 follows its steps (1/N preflight shown)" grep -qE '^offroot: enter: 1/[0-9]+ preflight' <<< "$from22"
+sed 's/^/    22: /' <<< "$from22"
 detached() { status_is DETACHED; }
 wait_detached() { local i; for i in $(seq 1 120); do detached && return 0; sleep 1; done; return 1; }
 check "cycle 3: DETACHED, reached from the port-22 session" wait_detached

@@ -94,12 +94,33 @@ std::string to_string(DhcpClientKind kind) {
     return "?";
 }
 
+std::vector<std::string> dhcp_client_argv(DhcpClientKind kind, const std::string& exe,
+                                          const std::vector<std::string>& cmdline) {
+    std::string title;
+    for (const auto& word : cmdline) title += (title.empty() ? "" : " ") + word;
+    if (kind != DhcpClientKind::dhcpcd || title.rfind("dhcpcd:", 0) != 0) return cmdline;
+    std::vector<std::string> argv{exe.empty() ? std::string("dhcpcd") : exe};
+    bool ip4 = false, ip6 = false;
+    std::vector<std::string> interfaces;
+    for (auto word : split_fields(std::string_view(title).substr(7), " ")) {
+        if (word == "[ip4]") ip4 = true;
+        else if (word == "[ip6]") ip6 = true;
+        else if (word.front() != '[' && word.back() != ']') interfaces.emplace_back(word);
+    }
+    // "[privileged proxy]" and the like are two words: both bracketed at one end.
+    if (ip4 && !ip6) argv.push_back("-4");
+    if (ip6 && !ip4) argv.push_back("-6");
+    argv.insert(argv.end(), interfaces.begin(), interfaces.end());
+    return argv;
+}
+
 std::vector<DhcpClient> find_dhcp_clients(const std::vector<Process>& processes) {
     std::vector<DhcpClient> out;
     for (const auto& p : processes) {
         if (p.kernel_thread) continue;
         auto kind = kind_of(p);
-        if (kind && in_our_network_namespace(p.stat.pid)) out.push_back(DhcpClient{*kind, p.stat.pid, p.stat.ppid, p.cmdline});
+        if (kind && in_our_network_namespace(p.stat.pid))
+            out.push_back(DhcpClient{*kind, p.stat.pid, p.stat.ppid, dhcp_client_argv(*kind, p.exe, p.cmdline)});
     }
     return out;
 }
@@ -196,8 +217,13 @@ Result<std::vector<KilledClient>> parse_killed_clients(std::string_view text) {
 std::vector<KilledClient> killed_client_records(const std::vector<DhcpClient>& clients,
                                                 const std::vector<std::string>& interfaces) {
     std::vector<KilledClient> out;
+    auto forked_by_another = [&clients](const DhcpClient& c) {
+        return std::any_of(clients.begin(), clients.end(),
+                           [&c](const DhcpClient& o) { return o.kind == c.kind && o.pid == c.ppid; });
+    };
     for (const auto& c : clients)
-        if (!c.argv.empty()) out.push_back(KilledClient{c.kind, client_interfaces(c.argv, interfaces), c.argv});
+        if (!c.argv.empty() && !forked_by_another(c))
+            out.push_back(KilledClient{c.kind, client_interfaces(c.argv, interfaces), c.argv});
     return out;
 }
 

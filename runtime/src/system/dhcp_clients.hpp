@@ -47,8 +47,17 @@ struct DhcpClient {
     std::vector<std::string> argv;
 };
 
+// The command line to start a client again with: its own, except where the
+// client wrote over it. dhcpcd (9 and later, privilege separation) does:
+// /proc/PID/cmdline reads "dhcpcd: [privileged proxy] ens3 [ip4] [ip6]",
+// its state, not its arguments, and that string executes nothing. Its
+// words then give `EXE [-4|-6] INTERFACE...`: the interfaces it serves (the
+// words not in brackets) and -4 or -6 when it serves one family only.
+std::vector<std::string> dhcp_client_argv(DhcpClientKind kind, const std::string& exe,
+                                          const std::vector<std::string>& cmdline);
+
 // Recognised by the executable's name (comm as a fallback: exe is unreadable
-// for processes of other namespaces).
+// for processes of other namespaces); argv as dhcp_client_argv gives it.
 std::vector<DhcpClient> find_dhcp_clients(const std::vector<Process>& processes);
 
 // The dhclient and dhcpcd processes that no NetworkManager runs: what
@@ -86,7 +95,8 @@ struct KilledClient {
 std::string serialize_killed_clients(const std::vector<KilledClient>& clients);
 Result<std::vector<KilledClient>> parse_killed_clients(std::string_view text);
 // One per client whose command line could be read (an empty one cannot be
-// started again).
+// started again), and only the first of a family: dhcpcd's proxies are its
+// own children, which it forks again when it starts.
 std::vector<KilledClient> killed_client_records(const std::vector<DhcpClient>& clients,
                                                 const std::vector<std::string>& interfaces);
 

@@ -4,6 +4,7 @@
 #include <sys/sysmacros.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 
@@ -244,7 +245,10 @@ Result<std::vector<PersistStep>> plan_persist(const PersistInputs& in) {
     else
         steps.push_back(command_step("initramfs", "rebuild every kernel's initramfs for the new root" + assembles,
                                      {"dracut", "--regenerate-all", "-f"}, in.root_prefix, 1800));
-    steps.push_back(command_step("grub-config", "regenerate /boot/grub/grub.cfg: root=" + new_spec,
+    // grub-mkconfig writes root=UUID= for a plain device and the device's
+    // path for a device-mapper one (LVM, dm-crypt): either names this root.
+    const std::string grub_root = has(in.stack_kinds, "lvm") || has(in.stack_kinds, "crypt") ? in.root_device : new_spec;
+    steps.push_back(command_step("grub-config", "regenerate /boot/grub/grub.cfg: root=" + grub_root,
                                  {"update-grub"}, in.root_prefix, 600));
     if (!boot->install) {
         PersistStep skip;

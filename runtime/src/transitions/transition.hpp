@@ -8,10 +8,14 @@
 // they did when a step fails.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "base/result.hpp"
+#include "transitions/transition_worker.hpp"
 
 namespace offroot {
 
@@ -73,6 +77,13 @@ Status return_to_root(const ReturnOptions& options);
 // Return's last step for the devices enter kept from their deferred
 // removal (kDmHeldRecord); recover's too.
 void remark_deferred_removals();
+// PID 1 runs the stub (kRootfsLibDir/kInitStubName, the same inode).
+bool pid1_is_stub();
+// Waits up to `seconds` for PID 1 to run the stub (`stub` true) or to have
+// left it (false); says whether it came to that. Re-executing takes PID 1
+// from a fraction of a second to several under TCG.
+bool wait_pid1_is_stub(bool stub, int seconds);
+
 // Waits, up to 10 s, until PID 1 maps no file of the filesystem at `path`:
 // the stub, started from the disk, has run itself again from the
 // environment's copy (init_stub.cpp) and listens for SIGUSR1.
@@ -102,10 +113,13 @@ struct TransitionRecord;
 Status recover_transition(const TransitionRecord& interrupted);
 
 // From a normal session: start `offroot enter` inside rootfs, detached from
-// this session (which is about to end), and return.
+// this session (which is about to end), call `handed_over` with its pid,
+// then follow its progress in the log in RAM until it ends or this session
+// is closed under us (a stop signal: kExitStoppedFollowing).
 // `force_session_interface` passes --force-network on, `time_limit` (the
 // admin's words, "30m"; empty: none) --timeout.
-Status continue_enter_in_rootfs(const std::string& rootfs_path, bool force_session_interface = false,
-                                const std::string& time_limit = "");
+Result<WorkerExit> continue_enter_in_rootfs(const std::string& rootfs_path, bool force_session_interface,
+                                            const std::string& time_limit,
+                                            const std::function<void(pid_t)>& handed_over);
 
 }  // namespace offroot

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <functional>
 #include <set>
 #include <string>
 #include <thread>
@@ -39,6 +40,7 @@
 #include "system/services.hpp"
 #include "system/time_limit.hpp"
 #include "transitions/transition.hpp"
+#include "transitions/transition_worker.hpp"
 #include "base/undo.hpp"
 
 namespace offroot {
@@ -94,11 +96,6 @@ std::string seconds_text(double s) {
 }
 
 bool alive(pid_t pid) { return ::kill(pid, 0) == 0 || errno == EPERM; }
-
-bool pid1_runs(const struct stat& binary) {
-    auto exe = stat_path("/proc/1/exe");
-    return exe && same_inode(*exe, binary);
-}
 
 // Names the processes that use a filesystem: for the message when it will
 // not unmount.
@@ -162,18 +159,32 @@ Status hold_deferred_removals(UndoStack& undo) {
 
 }  // namespace
 
+bool pid1_is_stub() {
+    auto exe = stat_path("/proc/1/exe");
+    auto stub = stat_path(std::string(kRootfsLibDir) + "/" + kInitStubName);
+    return exe && stub && same_inode(*exe, *stub);
+}
+
+// Polled every 10 ms: enter waits here twice and return once, and a
+// coarser tick is time the admin waits for nothing (issue 13).
+bool wait_pid1_is_stub(bool stub, int seconds) {
+    for (int i = 0; i < seconds * 100 && pid1_is_stub() != stub; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return pid1_is_stub() == stub;
+}
+
 Status wait_pid1_off_device(const std::string& path) {
     auto fs = stat_path(path);
     if (!fs) return fs.error();
     std::string held;
-    for (int i = 0; i < 100; ++i) {
+    for (int i = 0; i < 500; ++i) {
         auto maps = read_file("/proc/1/maps");
         if (!maps) return maps.error();
         held.clear();
         for (const auto& m : parse_proc_maps(*maps))
             if (m.dev == fs->st_dev && held.find(m.path) == std::string::npos) held += " " + m.path;
         if (held.empty()) return {};
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     return plain_error("PID 1 (offroot-init) still runs on files of the disk after 10 s:" + held,
                        "see the kernel log for offroot-init's messages");
@@ -305,8 +316,7 @@ Status enter_detached(const EnterOptions& options) {
     // On failure below, stub_placement (declared after undo) is rolled
     // back first, then the switch.
     if (auto s = request_reexec(init, aside); !s) return s.error().context("asking PID 1 to re-execute");
-    for (int i = 0; i < 300 && !pid1_runs(*stub); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    if (!pid1_runs(*stub)) return plain_error("PID 1 did not become offroot-init within 30 s of " + init.reexec_command);
+    if (!wait_pid1_is_stub(true, 30)) return plain_error("PID 1 did not become offroot-init within 30 s of " + init.reexec_command);
     // Started in the real root, the stub runs again from the environment
     // (init_stub.cpp) to let go of the disk's C library.
     if (auto on_disk = wait_pid1_off_device(aside); !on_disk) return on_disk;
@@ -363,8 +373,9 @@ Status enter_detached(const EnterOptions& options) {
             if (alive(pid)) left.push_back(pid);
         return left;
     };
+    // Most are gone within milliseconds of SIGTERM: a fine tick.
     while (!remaining().empty() && monotonic_seconds() < kill_deadline)
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
     auto stubborn = remaining();
     // Named: a service that ignores SIGTERM costs every enter the whole
     // grace period, and its stop logic is what to fix.
@@ -451,8 +462,9 @@ Status enter_detached(const EnterOptions& options) {
     return {};
 }
 
-Status continue_enter_in_rootfs(const std::string& rootfs_path, bool force_session_interface,
-                                const std::string& time_limit) {
+Result<WorkerExit> continue_enter_in_rootfs(const std::string& rootfs_path, bool force_session_interface,
+                                            const std::string& time_limit,
+                                            const std::function<void(pid_t)>& handed_over) {
     // enter checks the route back to the admin's address; built before
     // fork, which leaves the child nothing to allocate.
     const char* connection = std::getenv("SSH_CONNECTION");
@@ -467,11 +479,27 @@ Status continue_enter_in_rootfs(const std::string& rootfs_path, bool force_sessi
         argv.push_back(timeout.data());
     }
     argv.push_back(nullptr);
+    // This session follows the log in RAM until it is closed under us
+    // (stop-services ends it, or kill-leftovers). The enter in rootfs
+    // writes its own last words (a refusal, "busy") on stderr: the log
+    // too, so they reach us; its stdout, where it copies the worker's
+    // lines, goes nowhere, or they would come back to it.
+    const std::string log_path = rootfs_path + kRamLog;
+    if (auto s = make_dir(rootfs_path + kStateDir, 0700); !s) return s.error();
+    auto log_out = open_path(log_path, O_WRONLY | O_APPEND | O_CREAT | O_NOCTTY, 0600);
+    if (!log_out) return log_out.error();
+    auto log_in = open_path(log_path, O_RDONLY | O_NOCTTY);
+    if (!log_in) return log_in.error();
+    if (::lseek(log_in->get(), 0, SEEK_END) < 0) return sys_error("lseek(" + quoted(log_path) + ", 0, SEEK_END)");
+    auto null = open_path("/dev/null", O_RDWR | O_NOCTTY);
+    if (!null) return null.error();
+    auto old_mask = block_follower_signals();
+    if (!old_mask) return old_mask.error();
     pid_t child = ::fork();
-    if (child < 0) return sys_error("fork()");
     if (child == 0) {
         ::setsid();
         ::signal(SIGHUP, SIG_IGN);
+        ::sigprocmask(SIG_SETMASK, &*old_mask, nullptr);
         // systemd (257 does, 252 did not) stops the login session's scope
         // when it isolates the detached target, killing everything in that
         // cgroup: leave it for the root cgroup, where the emergency
@@ -479,16 +507,25 @@ Status continue_enter_in_rootfs(const std::string& rootfs_path, bool force_sessi
         for (const char* procs : {"/sys/fs/cgroup/cgroup.procs", "/sys/fs/cgroup/systemd/cgroup.procs"})
             if (write_file(procs, "0", O_WRONLY, 0)) break;
         if (::chroot(rootfs_path.c_str()) != 0 || ::chdir("/") != 0) ::_exit(126);
-        // The session that started us is about to be killed: the log in
-        // RAM and the kernel's ring buffer carry the messages from here.
-        int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-        for (int fd = 0; null >= 0 && fd < 3; ++fd) ::dup2(null, fd);
+        if (::dup2(null->get(), STDIN_FILENO) < 0 || ::dup2(null->get(), STDOUT_FILENO) < 0 ||
+            ::dup2(log_out->get(), STDERR_FILENO) < 0)
+            ::_exit(126);
         char path[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
         char* envp[] = {path, ssh.data(), nullptr};
         ::execve(self.c_str(), argv.data(), envp);
         ::_exit(127);
     }
-    return {};
+    const int fork_errno = errno;
+    log_out->reset();
+    start_following(*old_mask);
+    if (child < 0) return sys_error("fork()", fork_errno);
+    handed_over(child);
+    const std::string pid = std::to_string(child);
+    return follow_child(child, log_in->get(), log_path,
+                        FollowWords{"offroot enter in the emergency environment (pid " + pid + ")",
+                                    "offroot status on port 1022 says where it stopped",
+                                    "offroot enter goes on inside the emergency environment (pid " + pid +
+                                        "). Reconnect with: ssh -p 1022 root@<this host>, then: offroot status"});
 }
 
 }  // namespace offroot

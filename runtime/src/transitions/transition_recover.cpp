@@ -68,12 +68,6 @@ const std::string& stub_path() {
     return path;
 }
 
-bool pid1_is_stub() {
-    auto exe = stat_path("/proc/1/exe");
-    auto stub = stat_path(stub_path());
-    return exe && stub && same_inode(*exe, *stub);
-}
-
 // After the real init took PID 1 back: what return does last.
 void return_tail() {
     forget(kDetachRecord);
@@ -83,13 +77,6 @@ void return_tail() {
     thaw_network_step(kNetworkRecord);
     forget(kNetworkRecord);
     remark_deferred_removals();
-}
-
-// Waits up to `seconds` for PID 1 to be the stub (`stub`) or not.
-bool wait_pid1_is_stub(bool stub, int seconds) {
-    for (int i = 0; i < seconds * 10 && pid1_is_stub() != stub; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    return pid1_is_stub() == stub;
 }
 
 // With a root in place: SIGUSR1, and the stub execs the real init.

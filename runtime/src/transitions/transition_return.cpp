@@ -247,15 +247,8 @@ Status return_to_root(const ReturnOptions& options) {
     plan.done();
     if (auto s = plan.begin(switch_steps[1].name); !s) return s;
 
-    auto stub = stat_path(std::string(kRootfsLibDir) + "/" + kInitStubName);
     if (::kill(1, SIGUSR1) != 0) return sys_error("kill(1, SIGUSR1)");
-    bool handed_over = false;
-    for (int i = 0; i < 300 && !handed_over; ++i) {
-        auto exe = stat_path("/proc/1/exe");
-        handed_over = exe && stub && !same_inode(*exe, *stub);
-        if (!handed_over) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    if (!handed_over) return plain_error("offroot-init did not hand PID 1 back within 30 s (see dmesg)");
+    if (!wait_pid1_is_stub(false, 30)) return plain_error("offroot-init did not hand PID 1 back within 30 s (see dmesg)");
     undo.commit();
     plan.done();
     ::unlink(kDetachRecord);

@@ -151,46 +151,57 @@ Result<WorkerExit> run_in_worker(const WorkerSpec& spec, const std::function<int
     auto null = open_path("/dev/null", O_RDWR | O_NOCTTY);
     if (!null) return null.error();
 
-    // Blocked across fork(): a Ctrl-C in between neither kills the follower
-    // before its handlers are in place nor reaches the worker before it has
-    // left the session.
-    sigset_t blocked, old_mask;
-    ::sigemptyset(&blocked);
-    for (int sig : kIgnoredByWorker) ::sigaddset(&blocked, sig);
-    for (int sig : kStopFollowing) ::sigaddset(&blocked, sig);
-    if (::sigprocmask(SIG_BLOCK, &blocked, &old_mask) != 0) return sys_error("sigprocmask(SIG_BLOCK)");
+    Result<sigset_t> old_mask = block_follower_signals();
+    if (!old_mask) return old_mask.error();
     const pid_t worker = ::fork();
-    if (worker == 0) worker_main(spec, work, log_out->get(), null->get(), old_mask);
+    if (worker == 0) worker_main(spec, work, log_out->get(), null->get(), *old_mask);
     const int fork_errno = errno;
     // The worker holds the lock now; this process must not keep it held
     // after the worker died.
     lock.reset();
     log_out->reset();
+    start_following(*old_mask);
+    if (worker < 0) return sys_error("fork()", fork_errno);
+    const std::string pid = std::to_string(worker);
+    return follow_child(worker, log_in->get(), spec.log_path,
+                        FollowWords{"the " + spec.transition + " worker (pid " + pid + ")",
+                                    "offroot status says where it stopped, " + std::string(kRecoverCommand) +
+                                        " finishes or undoes it",
+                                    "offroot " + spec.transition + " goes on in pid " + pid +
+                                        ". Follow it with: offroot status (log: " + spec.log_path + ")"});
+}
+
+Result<sigset_t> block_follower_signals() {
+    sigset_t blocked, old_mask;
+    ::sigemptyset(&blocked);
+    for (int sig : kIgnoredByWorker) ::sigaddset(&blocked, sig);
+    for (int sig : kStopFollowing) ::sigaddset(&blocked, sig);
+    if (::sigprocmask(SIG_BLOCK, &blocked, &old_mask) != 0) return sys_error("sigprocmask(SIG_BLOCK)");
+    return old_mask;
+}
+
+void start_following(const sigset_t& old_mask) {
     struct sigaction stop {};
     stop.sa_handler = on_stop_signal;
     ::sigemptyset(&stop.sa_mask);
     for (int sig : kStopFollowing) ::sigaction(sig, &stop, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
     ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
-    if (worker < 0) return sys_error("fork()", fork_errno);
+}
 
+Result<WorkerExit> follow_child(pid_t child, int log_fd, const std::string& log_path, const FollowWords& words) {
     for (;;) {
-        if (auto s = relay_new_lines(log_in->get(), spec.log_path); !s) return s.error();
+        if (auto s = relay_new_lines(log_fd, log_path); !s) return s.error();
         int status = 0;
-        const pid_t done = ::waitpid(worker, &status, WNOHANG);
-        if (done < 0 && errno != EINTR) return sys_error("waitpid(" + std::to_string(worker) + ")");
-        if (done == worker) {
-            if (auto s = relay_new_lines(log_in->get(), spec.log_path); !s) return s.error();
+        const pid_t done = ::waitpid(child, &status, WNOHANG);
+        if (done < 0 && errno != EINTR) return sys_error("waitpid(" + std::to_string(child) + ")");
+        if (done == child) {
+            if (auto s = relay_new_lines(log_fd, log_path); !s) return s.error();
             if (WIFEXITED(status)) return WorkerExit{WEXITSTATUS(status), ""};
-            return WorkerExit{1, "the " + spec.transition + " worker (pid " + std::to_string(worker) + ") was killed by " +
-                                     signal_name(WTERMSIG(status)) + "; offroot status says where it stopped, " +
-                                     kRecoverCommand + " finishes or undoes it"};
+            return WorkerExit{1, words.who + " was killed by " + signal_name(WTERMSIG(status)) + "; " + words.after_kill};
         }
         if (g_stop_signal != 0)
-            return WorkerExit{kExitStoppedFollowing,
-                              "stopped following (" + signal_name(g_stop_signal) + "); offroot " + spec.transition +
-                                  " goes on in pid " + std::to_string(worker) +
-                                  ". Follow it with: offroot status (log: " + spec.log_path + ")"};
+            return WorkerExit{kExitStoppedFollowing, "stopped following (" + signal_name(g_stop_signal) + "); " + words.goes_on};
         struct timespec pause {0, 100 * 1000 * 1000};
         ::nanosleep(&pause, nullptr);
     }

@@ -9,6 +9,9 @@
 // transition goes on.
 #pragma once
 
+#include <signal.h>
+#include <sys/types.h>
+
 #include <functional>
 #include <string>
 #include <vector>
@@ -55,5 +58,26 @@ Result<std::string> refusal_if_interrupted(const std::string& transition, const 
 // and follows its log on stdout until it ends or the follower is
 // interrupted.
 Result<WorkerExit> run_in_worker(const WorkerSpec& spec, const std::function<int()>& work);
+
+// The follower's parts, for a child that is not a worker of ours (enter
+// handed over from a disk session to rootfs, transition_enter.cpp).
+// Blocked across fork(): a Ctrl-C in between neither kills the follower
+// before its handlers are in place nor reaches the child before it has
+// left the session. Returns the mask to restore.
+Result<sigset_t> block_follower_signals();
+// In the parent after fork(): SIGHUP, SIGINT, SIGQUIT and SIGTERM stop the
+// following, SIGPIPE is ignored, the mask is restored.
+void start_following(const sigset_t& old_mask);
+// How follow_child speaks of the child: "<who> was killed by SIGKILL;
+// <after_kill>", "stopped following (SIGHUP); <goes_on>".
+struct FollowWords {
+    std::string who;
+    std::string after_kill;
+    std::string goes_on;
+};
+// Copies what is appended to the log behind `log_fd` (from its offset) to
+// stdout until `child` exits (its exit code is the result) or a stop
+// signal comes (kExitStoppedFollowing).
+Result<WorkerExit> follow_child(pid_t child, int log_fd, const std::string& log_path, const FollowWords& words);
 
 }  // namespace offroot
