@@ -1,7 +1,8 @@
 #!/bin/sh
 # enter's network steps on a real kernel, in a network namespace of its own:
 # an IPv4 /24, a /32 with `default via GW onlink` (the hosting providers'
-# set-up), IPv6 with finite lifetimes and an expiring default route, a route
+# set-up), IPv6 with finite lifetimes and an expiring default route (and
+# systemd-networkd's RA default route through a nexthop object), a route
 # in table 100 and policy rules for both families, the forwarding and
 # accept_ra sysctls. Everything is taken away (addresses flushed, tables
 # flushed, rules deleted, sysctls changed, the link down) and restore must
@@ -28,7 +29,8 @@ work=$(mktemp -d /tmp/offroot-net.XXXXXX)
 # gateway must not be a local address.
 unshare --net sleep 600 &
 peer=$!
-trap 'kill $peer 2>/dev/null; rm -rf "$work"' EXIT
+monitor=
+trap 'kill $peer $monitor 2>/dev/null; rm -rf "$work"' EXIT
 trap 'exit 1' INT TERM HUP
 sleep 0.2
 in_peer() { nsenter -t "$peer" -n "$@"; }
@@ -96,12 +98,42 @@ ip -6 addr del 2001:db8:77::2/64 dev vc
 ip -6 addr add 2001:db8:77::2/64 dev vc valid_lft 600 preferred_lft 300 nodad
 ip addr add 10.77.0.3/24 dev vc valid_lft 120 preferred_lft 120
 ip -6 route replace default via 2001:db8:77::1 dev vc metric 512 expires 600
+# systemd-networkd's RA default route (Debian 13: networkd takes the RAs,
+# the kernel's accept_ra is 0 on vc): through a nexthop object of its own,
+# to the router's link-local address, with the router lifetime as expiry.
+echo 0 > /proc/sys/net/ipv6/conf/vc/accept_ra
+ip nexthop add id 2740 via fe80::2 dev vc proto ra
+ip -6 route add default nhid 2740 proto ra metric 1024 expires 1800 pref medium
+# (`show ... metric 1024` selects by the metric and leaves it out.)
+ra_route() { ip -6 route show default metric 1024; }
+ra_route | sed 's/^/  RA route before freeze: /'
+ip nexthop show | sort >"$work/nexthops-before"
 "$tool" snapshot "$work/record2"
-"$tool" freeze | sed 's/^/  frozen: /'
+# Every change to the RA default route while freeze and thaw run: a
+# "Deleted" line would be a moment without it.
+ip -6 monitor route >"$work/monitor" 2>&1 &
+monitor=$!
+sleep 0.3
+"$tool" freeze >"$work/frozen"
+ra_route >"$work/ra-frozen"
+sed 's/^/  frozen: /' "$work/frozen"
+sed 's/^/  RA route after freeze: /' "$work/ra-frozen"
+check "freeze: the RA default route was frozen, not refused" sh -c '! grep -q "NOT frozen" "$1" && grep -q "^route inet6 default nhid 2740 .*metric 1024 .* -> permanent" "$1"' - "$work/frozen"
+check "freeze: the RA default route is there, through its nexthop, proto ra, without an expiry" sh -c 'test "$(grep -c . "$1")" = 1 && grep -q "^default nhid 2740 via fe80::2 dev vc proto ra pref medium" "$1" && ! grep -q expires "$1"' - "$work/ra-frozen"
 check "freeze: the IPv6 address is forever" sh -c 'ip -6 addr show dev vc | grep -A1 "2001:db8:77::2/64" | grep -q "valid_lft forever preferred_lft forever"'
 check "freeze: the IPv4 lease-like address is forever" sh -c 'ip -4 addr show dev vc | grep -A1 "10.77.0.3/24" | grep -q "valid_lft forever"'
 check "freeze: the IPv6 default route no longer expires" sh -c '! ip -6 route show default | grep -q expires'
-"$tool" thaw "$work/record2" 60 | sed 's/^/  thawed: /'
+"$tool" thaw "$work/record2" 60 >"$work/thawed"
+ra_route >"$work/ra-thawed"
+sleep 0.3
+kill "$monitor"; wait "$monitor" 2>/dev/null || true
+monitor=  # gone: the EXIT trap (under set -e) must not fail on it
+sed 's/^/  thawed: /' "$work/thawed"
+sed 's/^/  RA route after thaw: /' "$work/ra-thawed"
+grep 'metric 1024' "$work/monitor" | sed 's/^/  monitor: /'
+check "the RA default route never went away while freeze and thaw ran (no Deleted)" sh -c 'grep -q "metric 1024" "$1" && ! grep "metric 1024" "$1" | grep -q "^Deleted"' - "$work/monitor"
+check "thaw: the RA default route is as networkd made it, expiring again (at least the floor)" sh -c 'test "$(grep -c . "$1")" = 1 && grep -Eq "^default nhid 2740 via fe80::2 dev vc proto ra expires (1[0-9]{3}|[6-9][0-9])sec pref medium" "$1"' - "$work/ra-thawed"
+check "thaw: nothing of freeze left: one IPv6 default route per metric, the nexthops as before" sh -c 'test "$(ip -6 route show default | grep -c .)" = 2 && ip nexthop show | sort | cmp -s - "$1"' - "$work/nexthops-before"
 check "thaw: the IPv6 address has a finite lifetime again" sh -c 'ip -6 addr show dev vc | grep -A1 "2001:db8:77::2/64" | grep -q "valid_lft [0-9]*sec"'
 check "thaw: the IPv4 address has a finite lifetime again" sh -c 'ip -4 addr show dev vc | grep -A1 "10.77.0.3/24" | grep -q "valid_lft [0-9]*sec"'
 check "thaw: the IPv6 default route expires again" sh -c 'ip -6 route show default | grep -q expires'

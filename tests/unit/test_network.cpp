@@ -183,6 +183,48 @@ TEST_CASE("routes: the onlink default, tables above 255, expiry in ticks", "[net
     CHECK(parse_route(m)->expires == 601);
 }
 
+TEST_CASE("route requests: a route through a nexthop object goes back by its id alone", "[network]") {
+    // systemd-networkd's RA default route as the kernel dumps it
+    // (nexthop_compat_mode 1): RTA_NH_ID, and the nexthop's gateway and
+    // device besides.
+    NlMessage dumped = route_message(AF_INET6, RT_TABLE_MAIN, nullptr, 0, "fe80::2", 2, RTPROT_RA);
+    dumped.set(RTA_NH_ID, bytes_of(uint32_t(2740)));
+    dumped.set(RTA_PRIORITY, bytes_of(uint32_t(1024)));
+    dumped.set(RTA_PREF, std::string(1, '\0'));
+    struct rta_cacheinfo ci {};
+    ci.rta_expires = 180000;
+    dumped.set(RTA_CACHEINFO, bytes_of(ci));
+    auto r = parse_route(dumped);
+    REQUIRE(r.ok());
+    CHECK(r->nh_id == 2740);
+    CHECK(r->gateway == "fe80::2");
+    NetworkSnapshot s = sample_snapshot();
+    CHECK(s.describe(*r) == "inet6 default nhid 2740 via fe80::2 dev ens3 table main proto 9 metric 1024 expires 1800s");
+
+    const NlMessage frozen = route_request(*r, 0, NLM_F_CREATE | NLM_F_REPLACE);
+    CHECK(frozen.type == RTM_NEWROUTE);
+    CHECK(frozen.flags == (NLM_F_CREATE | NLM_F_REPLACE));
+    CHECK(attribute_u32(frozen.find(RTA_NH_ID)) == 2740);
+    CHECK(frozen.find(RTA_GATEWAY) == nullptr);
+    CHECK(frozen.find(RTA_OIF) == nullptr);
+    CHECK(frozen.find(RTA_CACHEINFO) == nullptr);
+    CHECK(frozen.find(RTA_EXPIRES) == nullptr);
+    CHECK(attribute_u32(frozen.find(RTA_PRIORITY)) == 1024);
+    CHECK(frozen.find(RTA_PREF) != nullptr);
+    const NlMessage thawed = route_request(*r, 1800, NLM_F_CREATE | NLM_F_REPLACE);
+    CHECK(attribute_u32(thawed.find(RTA_EXPIRES)) == 1800);
+    CHECK(thawed.find(RTA_GATEWAY) == nullptr);
+
+    // Without a nexthop object the gateway and device are the route.
+    auto plain = parse_route(route_message(AF_INET6, RT_TABLE_MAIN, nullptr, 0, "fe80::2", 2, RTPROT_RA));
+    REQUIRE(plain.ok());
+    CHECK(plain->nh_id == 0);
+    const NlMessage p = route_request(*plain, 0, NLM_F_CREATE | NLM_F_REPLACE);
+    CHECK(p.find(RTA_GATEWAY) != nullptr);
+    CHECK(attribute_u32(p.find(RTA_OIF)) == 2);
+    CHECK(p.find(RTA_NH_ID) == nullptr);
+}
+
 TEST_CASE("the network record: written and read back the same", "[network]") {
     const NetworkSnapshot s = sample_snapshot();
     const std::string text = serialize(s);

@@ -127,6 +127,7 @@ std::string NetworkSnapshot::describe(const NetAddress& a) const {
 
 std::string NetworkSnapshot::describe(const NetRoute& r) const {
     std::string s = family_name(r.family) + " " + (r.dst_len == 0 ? std::string("default") : r.dst + "/" + std::to_string(r.dst_len));
+    if (r.nh_id) s += " nhid " + std::to_string(r.nh_id);
     if (!r.gateway.empty()) s += " via " + r.gateway;
     if (r.oif) s += " dev " + interface_name(r.oif);
     if (r.flags & RTNH_F_ONLINK) s += " onlink";
@@ -203,6 +204,7 @@ Result<NetRoute> parse_route(const NlMessage& m) {
     if (const auto* p = m.find(RTA_PREFSRC)) r.prefsrc = address_text(r.family, p->data);
     r.oif = static_cast<int>(attribute_u32(m.find(RTA_OIF)));
     r.priority = attribute_u32(m.find(RTA_PRIORITY));
+    r.nh_id = attribute_u32(m.find(RTA_NH_ID));
     if (const auto* ci = m.find(RTA_CACHEINFO); ci && ci->data.size() >= sizeof(struct rta_cacheinfo)) {
         struct rta_cacheinfo c {};
         std::memcpy(&c, ci->data.data(), sizeof c);
@@ -306,7 +308,8 @@ NlMessage address_request(const NetAddress& a, uint32_t valid, uint32_t preferre
     return m;
 }
 
-// A dumped route as RTM_NEWROUTE takes it back; `expires` 0 = none.
+}  // namespace
+
 NlMessage route_request(const NetRoute& r, uint32_t expires, uint16_t flags) {
     NlMessage m = r.message;
     m.type = RTM_NEWROUTE;
@@ -316,11 +319,22 @@ NlMessage route_request(const NetRoute& r, uint32_t expires, uint16_t flags) {
     m.header = bytes_of(h);
     m.erase(RTA_CACHEINFO);
     m.erase(RTA_EXPIRES);
+    // A route through a nexthop object (systemd-networkd's RA default
+    // route: `default nhid N via fe80::2 dev ens3 proto ra`) is dumped with
+    // RTA_NH_ID and, as net.ipv4.nexthop_compat_mode (1 by default) has it
+    // (rt6_fill_node), with the nexthop's RTA_GATEWAY and RTA_OIF too, for
+    // tools that know no nexthops. rtm_to_fib6_config (and IPv4's
+    // rtm_to_fib_config) refuses RTA_NH_ID next to any of those: EINVAL,
+    // "Nexthop specification and nexthop id are mutually exclusive" (6.12's
+    // source; 6.18 measured). The id alone says it all, and keeps the route
+    // on networkd's nexthop.
+    if (r.nh_id)
+        for (uint16_t t : {uint16_t(RTA_GATEWAY), uint16_t(RTA_OIF), uint16_t(RTA_MULTIPATH), uint16_t(RTA_ENCAP),
+                           uint16_t(RTA_ENCAP_TYPE), uint16_t(RTA_VIA)})
+            m.erase(t);
     if (expires) m.set(RTA_EXPIRES, bytes_of(expires));
     return m;
 }
-
-}  // namespace
 
 Result<NetworkSnapshot> snapshot_network(const std::string& sysctl_root) {
     auto nl = RtNetlink::open();
@@ -451,8 +465,7 @@ Result<std::vector<std::string>> freeze_lifetimes(const std::string& sysctl_root
     for (const auto& r : now->routes) {
         if (r.expires == 0 || follows_an_address(r)) continue;
         if (r.protocol == RTPROT_RA && kernel_processes_ra(sysctl_root, now->interface_name(r.oif))) continue;
-        // The kernel refuses some (an RA route systemd-networkd made, with a
-        // link-local gateway: EINVAL on 6.12): left as they are, and said.
+        // What the kernel still refuses is left as it is, and said.
         if (auto s = nl->request(route_request(r, 0, NLM_F_CREATE | NLM_F_REPLACE), "RTM_NEWROUTE " + now->describe(r)); !s) {
             done.push_back("NOT frozen (it may expire while DETACHED): " + s.error().message());
             continue;

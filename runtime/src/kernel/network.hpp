@@ -55,6 +55,7 @@ struct NetRoute {
     int oif = 0;
     uint32_t priority = 0;
     uint32_t expires = 0;  // seconds left, 0 = none (IPv6, RTA_CACHEINFO)
+    uint32_t nh_id = 0;    // RTA_NH_ID: through a nexthop object (`ip nexthop`), 0 = none
     std::string key() const;
     bool is_default() const { return dst_len == 0; }
 };
@@ -103,6 +104,9 @@ std::string address_text(int family, std::string_view bytes);
 Result<std::string> address_bytes(const std::string& text, int* family = nullptr);
 // The network of an address: prefix_text(AF_INET6, "2001:db8::5", 64) == "2001:db8::".
 std::string prefix_text(int family, const std::string& address, int prefix);
+// A dumped route as RTM_NEWROUTE takes it back, with `expires` seconds
+// (0: none) and the netlink `flags` (NLM_F_CREATE, _REPLACE, _EXCL).
+NlMessage route_request(const NetRoute& r, uint32_t expires, uint16_t flags);
 
 // What enter writes to RAM and return reads back.
 std::string serialize(const NetworkSnapshot& snapshot);
