@@ -77,7 +77,7 @@ first_unit_cold() {
     awk '
         function ts(line) { if (match(line, /^\[ *[0-9]+\.[0-9]+\]/)) { t = substr(line, 2, RLENGTH - 2); gsub(/ /, "", t); return t + 0 } return -1 }
         /systemd\[1\]: systemd [0-9][^ ]* running in system mode/ { start = ts($0); next }
-        /systemd\[1\]: Queued start job for default target / && !/default target initrd\.target/ {
+        /systemd\[1\]: Queued start job for default target / && !/default target ([Ii]nitrd\.target|Initrd )/ {
             if (start < 0 || start == "") { print "missing: no \"running in system mode\" line before the default target job in the kernel log"; found = 1; exit }
             printf "%.2f\n", ts($0) - start; found = 1; exit }
         BEGIN { start = -1 }
