@@ -61,6 +61,14 @@ trap 'on_signal 130' INT
 trap 'on_signal 143' TERM HUP
 
 qemus() { pgrep -c qemu-system 2>/dev/null || true; }
+# qemu-system processes that are not this table's guest (qemu -name offroot-bench-...)
+other_qemus() {
+    local p n=0
+    for p in $(pgrep qemu-system 2>/dev/null); do
+        tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -q -- '-name offroot-bench-' || n=$((n + 1))
+    done
+    echo "$n"
+}
 
 results="$out/rows.txt"
 : > "$results" || die "cannot write $results"
@@ -78,9 +86,20 @@ for row in $rows; do
     # shellcheck disable=SC2086 # no variant: no fourth argument
     "$bench" "$deb" "$suite" "$init" ${variant:+"$variant"} > "$log" 2>&1 < /dev/null &
     child=$!
+    # Other guests started while the row runs inflate it too: sampled every 5 s.
+    peak=0
+    while kill -0 "$child" 2>/dev/null; do
+        n=$(other_qemus)
+        [ "$n" -le "$peak" ] || peak=$n
+        sleep 5
+    done
     rc=0
     wait "$child" || rc=$?
     child=""
+    if [ "$peak" -gt 0 ] && [ "${others:-0}" -eq 0 ]; then
+        say "warning: up to $peak other qemu-system process(es) ran during row $row: its timings are inflated"
+        busy_rows="$busy_rows $row($peak)"
+    fi
     line=$(grep -a '^benchmark row: ' "$log" | tail -n 1)
     if [ "$rc" -eq 0 ] && [ -n "$line" ]; then
         say "row $row: done in $(( $(date +%s) - t0 )) s"
@@ -96,7 +115,7 @@ done
 {
     echo "Benchmark run of $run_date, commit \`$commit\`, \`nproc\` $cpus; QEMU TCG guests, ${OFFROOT_VM_SMP:-2} vCPUs, ${OFFROOT_VM_MEM:-1024} MiB (\`tools/benchmark-table.sh\`, one \`tests/vm/benchmark.sh\` run per row, one row at a time)."
     if [ -n "$busy_rows" ]; then
-        echo "Other qemu processes were running when these rows started (count in brackets), so their timings are inflated:$busy_rows."
+        echo "Other qemu processes ran when these rows started or while they ran (the most seen, in brackets), so their timings are inflated:$busy_rows."
     fi
     echo
     echo "| suite | init | variant | RAM NORMAL MiB | RAM DETACHED MiB | enter s | services s | offroot s | return s | soft-reboot s | full reboot s | return / soft-reboot | return / reboot | first unit after return s | first unit cold s | udev settle after return s | udev settle cold s |"
