@@ -3,20 +3,46 @@
 # `offroot status` reports them, the seconds of enter (service stop and
 # offroot's own share) and of return to sshd answering, against a full
 # reboot of the same guest and, where systemd has it (>= 254), against
-# `systemctl soft-reboot`, and the RAM kept by rootfs. The README's main
-# command runs this. Prints figures; asserts nothing beyond the cycle
-# working and each restart bringing sshd back.
+# `systemctl soft-reboot`, the RAM kept by rootfs (NORMAL) and held in
+# DETACHED with the tools brought in, and from the guest's kernel log the
+# exec-to-first-unit time of systemd (after return and in the cold boot),
+# or for sysvinit the udev settle time (the udev init script's "Waiting for
+# /dev to be fully populated", stamped on the host as it reaches
+# serial.log). The README's main command runs this; tools/benchmark-table.sh
+# runs it per suite/init/variant. Prints figures and, last, one
+# `benchmark row:` line; asserts nothing beyond the cycle working and each
+# restart bringing sshd back.
 #
-#   tests/vm/benchmark.sh DEB [SUITE [INIT]]    (default: bookworm systemd)
+#   tests/vm/benchmark.sh DEB [SUITE [INIT [GENERATOR|LAYOUT]]]
+#   (default: bookworm systemd initramfs-tools; GENERATOR dracut: a
+#   vm_generator_image guest; LAYOUT plain, lvm, xfs, btrfs, luks-lvm,
+#   mdraid: a vm_layout_image disk booted by SeaBIOS and its GRUB)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 . "$here/offroot-guest.sh"
 
-deb=${1:?usage: benchmark.sh DEB [SUITE [INIT]]}
+usage="usage: benchmark.sh DEB [SUITE [INIT [GENERATOR|LAYOUT]]] (GENERATOR: initramfs-tools, dracut; LAYOUT: plain, lvm, xfs, btrfs, luks-lvm, mdraid)"
+deb=${1:?$usage}
 suite=${2:-bookworm}
 init=${3:-systemd}
+variant=${4:-initramfs-tools}
+[ $# -le 4 ] || { echo "$usage" >&2; exit 2; }
+[ -f "$deb" ] || { echo "benchmark.sh: no package $deb (tools/dev.sh builds build/deb/offroot.deb)" >&2; exit 2; }
+case "$init" in systemd|sysvinit) ;; *) echo "benchmark.sh: unknown init '$init' (use systemd or sysvinit)" >&2; exit 2 ;; esac
+generator=initramfs-tools
+layout=""
+mapper=/dev/mapper/offroot--vm--vg
+case "$variant" in
+initramfs-tools|dracut|dracut-systemd-initrd) generator=$variant ;;
+plain|xfs|btrfs) layout=$variant root_dev=/dev/vda1 ;;
+lvm|luks-lvm) layout=$variant root_dev=$mapper-root ;;
+mdraid) layout=$variant root_dev=/dev/md0 ;;
+*) echo "benchmark.sh: unknown generator or layout '$variant'; $usage" >&2; exit 2 ;;
+esac
 name="bench-$suite-$init"
+[ "$variant" = initramfs-tools ] || name="$name-$variant"
+boot_timeout=${OFFROOT_VM_BOOT_TIMEOUT:-300}
 vm_setup_traps
 
 say() { printf '\n== %s\n' "$*"; }
@@ -34,15 +60,142 @@ settle() {
     [ "$init" = systemd ] || return 0
     OFFROOT_VM_SSH_TIMEOUT=180 vm_ssh "$name" 22 systemctl is-system-running --wait 2>/dev/null || true
 }
+mib() { awk -v b="$1" 'BEGIN { if (b == "") print "?"; else printf "%.2f", b / 1048576 }'; }
+secs() { case "$1" in [0-9]*) echo "$1 s" ;; *) echo "$1" ;; esac; }
+rootfs_bytes() { vm_ssh "$name" 1022 offroot status --json | sed -n 's/.*"rootfs_bytes": *\([0-9]*\).*/\1/p'; }
+boot_args() { [ -n "$layout" ] || vm_generator_cmdline "$generator"; }
 
-say "preparing a $suite/$init guest with $(basename "$deb") (armed with a key)"
-offroot_guest "$name" "$suite" "$init" "$deb"
-vm_boot "$name"
-vm_wait_ssh "$name" 22 300
+# The kernel log of the guest (dmesg: its ring buffer, timestamps in
+# seconds since the kernel started), kept in the work dir.
+save_dmesg() { vm_ssh "$name" 22 dmesg > "$(vm_dir "$name")/$1" 2>/dev/null || : > "$(vm_dir "$name")/$1"; }
+# first_unit_cold FILE — systemd's exec to its first job, cold boot: from
+# the line "systemd NNN running in system mode" of the real root's systemd
+# to "Queued start job for default target X" (X not initrd.target: a
+# dracut systemd initrd prints both lines too, for itself, before the
+# switch). Prints seconds, or "missing: ..." naming the line not found.
+first_unit_cold() {
+    awk '
+        function ts(line) { if (match(line, /^\[ *[0-9]+\.[0-9]+\]/)) { t = substr(line, 2, RLENGTH - 2); gsub(/ /, "", t); return t + 0 } return -1 }
+        /systemd\[1\]: systemd [0-9][^ ]* running in system mode/ { start = ts($0); next }
+        /systemd\[1\]: Queued start job for default target / && !/default target ([Ii]nitrd\.target|Initrd )/ {
+            if (start < 0 || start == "") { print "missing: no \"running in system mode\" line before the default target job in the kernel log"; found = 1; exit }
+            printf "%.2f\n", ts($0) - start; found = 1; exit }
+        BEGIN { start = -1 }
+        END { if (!found) print "missing: no \"Queued start job for default target\" line in the kernel log" }' "$1"
+}
+# first_unit_return FILE — the same after return: from offroot-init's
+# "handing PID 1 back to INIT" (logged just before it executes the real
+# init, runtime/src/transitions/init_stub.cpp) to the first "Queued start
+# job for default target" after it.
+first_unit_return() {
+    awk '
+        function ts(line) { if (match(line, /^\[ *[0-9]+\.[0-9]+\]/)) { t = substr(line, 2, RLENGTH - 2); gsub(/ /, "", t); return t + 0 } return -1 }
+        /offroot-init: handing PID 1 back to / { start = ts($0); queued = -1; next }
+        start >= 0 && queued < 0 && /systemd\[1\]: Queued start job for default target / { queued = ts($0) }
+        BEGIN { start = -1; queued = -1 }
+        END {
+            if (start < 0) print "missing: no \"offroot-init: handing PID 1 back to\" line in the kernel log"
+            else if (queued < 0) print "missing: no \"Queued start job for default target\" line after offroot-init handed PID 1 back"
+            else printf "%.2f\n", queued - start }' "$1"
+}
+
+# The udev settle of a sysvinit boot: /etc/init.d/udev prints "Waiting for
+# /dev to be fully populated..." (log_action_begin_msg), runs udevadm
+# settle, and prints "done." ("done (timeout)." when settle failed) after it, on
+# the console: serial.log, where nothing timestamps userspace's lines (the
+# kernel's [ t ] are on its own lines only). udev_watch_start OUT follows
+# serial.log from its current end (a poll every 20 ms, by perl on the host)
+# and writes into OUT the host's time when the begin text arrives and when
+# the first "done"/"failed" after it does (kernel lines in between are
+# skipped). udev_watch_result OUT prints the seconds, or "n/a: ...".
+udev_watch_pid=""
+udev_watch_start() {
+    local out=$1 from_end=${2:-} log
+    log="$(vm_dir "$name")/serial.log"
+    rm -f "$out"
+    [ "$init" = sysvinit ] || return 0
+    command -v perl >/dev/null 2>&1 || { echo "benchmark.sh: no perl on the host: the udev settle time will be n/a" >&2; return 0; }
+    perl -MTime::HiRes=time,sleep -e '
+        my ($log, $out, $from_end) = @ARGV;
+        my $deadline = time + 900;
+        my $fh;
+        until (open($fh, "<", $log)) { exit 0 if time > $deadline; sleep 0.05; }
+        binmode $fh;
+        seek($fh, 0, 2) if $from_end;
+        my ($buf, $begin) = ("", undef);
+        while (time < $deadline) {
+            my $n = sysread($fh, my $chunk, 65536);
+            if (!$n) { sleep 0.02; next; }
+            $buf .= $chunk;
+            if (!defined $begin) {
+                if ($buf =~ m{Waiting for /dev to be fully populated}) { $begin = time; $buf = substr($buf, $+[0]); }
+                else { $buf = substr($buf, -200) if length($buf) > 4096; }
+                next unless defined $begin;
+            }
+            (my $clean = $buf) =~ s/\e\[[0-9;?]*[A-Za-z]//g;
+            $clean =~ s/\[ *[0-9]+\.[0-9]+\][^
+]*(
+|$)//g;
+            if ($clean =~ m/(done \(timeout\)\.|done\.|failed)/) {
+                open(my $o, ">", $out) or exit 1;
+                printf $o "begin %.3f
+end %.3f
+result %s
+", $begin, time, $1;
+                close $o; exit 0;
+            }
+        }' "$log" "$out" "$from_end" &
+    udev_watch_pid=$!
+}
+# udev_watch_result OUT [WAIT] — waits up to WAIT s (default 60) for the
+# watcher to finish, stops it (by its pid) if it has not, and sets
+# udev_figure: the seconds, "n/a: ..." or "missing: ..." (not seen).
+udev_figure=""
+udev_watch_result() {
+    local out=$1 wait=${2:-60} b e r
+    udev_figure=""
+    [ "$init" = sysvinit ] || { udev_figure="n/a: $init runs no udev settle in its boot"; return 0; }
+    if [ -n "$udev_watch_pid" ]; then
+        for _ in $(seq 1 "$wait"); do
+            kill -0 "$udev_watch_pid" 2>/dev/null || break
+            sleep 1
+        done
+        kill "$udev_watch_pid" 2>/dev/null || true
+        wait "$udev_watch_pid" 2>/dev/null || true
+        udev_watch_pid=""
+    fi
+    if [ ! -s "$out" ]; then
+        udev_figure="missing: \"Waiting for /dev to be fully populated\" and its \"done\" not seen in serial.log"
+        return 0
+    fi
+    b=$(sed -n 's/^begin //p' "$out"); e=$(sed -n 's/^end //p' "$out"); r=$(sed -n 's/^result //p' "$out")
+    udev_figure=$(awk -v b="$b" -v e="$e" -v r="$r" 'BEGIN { printf "%.2f%s\n", e - b, (r ~ /timeout/ ? " (udevadm settle timed out)" : r == "failed" ? " (the udev script said failed)" : "") }')
+}
+# shellcheck disable=SC2317 # run by the EXIT trap
+stop_udev_watch() { [ -z "$udev_watch_pid" ] || { kill "$udev_watch_pid" 2>/dev/null || true; udev_watch_pid=""; }; }
+trap 'stop_udev_watch; vm_cleanup' EXIT
+
+if [ -n "$layout" ]; then
+    variant_label="layout $layout, booted through GRUB"
+    img=$(vm_layout_image "$suite" "$init" "$layout") || { echo "benchmark.sh: no $layout layout image for $suite/$init (see above)" >&2; exit 1; }
+else
+    variant_label="initramfs by $generator"
+    img=$(vm_generator_image "$suite" "$init" "$generator") || { echo "benchmark.sh: no $generator image for $suite/$init (see above)" >&2; exit 1; }
+fi
+say "preparing a $suite/$init guest ($variant_label) with $(basename "$deb") (armed with a key)"
+offroot_guest "$name" "$suite" "$init" "$deb" "$img" "$generator"
+dir=$(vm_dir "$name")
+# shellcheck disable=SC2046 # boot_args prints zero or more words
+vm_boot "$name" $(boot_args)
+udev_watch_start "$dir/udev-cold"
+vm_wait_ssh "$name" 22 "$boot_timeout"
 vm_wait_ssh "$name" 1022 60
 settle >/dev/null
-cold_boot=$(cat "$(vm_dir "$name")/ssh-ready-22")
-ram=$(vm_ssh "$name" 1022 offroot status --json | sed -n 's/.*"rootfs_bytes":\([0-9]*\).*/\1/p')
+cold_boot=$(cat "$dir/ssh-ready-22")
+ram=$(rootfs_bytes)
+save_dmesg dmesg-cold
+udev_watch_result "$dir/udev-cold" 5
+udev_cold=$udev_figure
 
 # soft-reboot came with systemd 254: trixie has it, bookworm (252) not.
 soft_na=""
@@ -63,16 +216,30 @@ enter_wall=$(since "$t")
 indent <<< "$enter_out"
 say "DETACHED: the disk is free"
 show
-vm_ssh "$name" 1022 e2fsck -f -y /dev/vda 2>&1 | tail -n 1 | sed 's/^/   | e2fsck: /'
+ram_detached=$(rootfs_bytes)
+if [ -z "$layout" ]; then
+    vm_ssh "$name" 1022 e2fsck -f -y /dev/vda 2>&1 | tail -n 1 | sed 's/^/   | e2fsck: /'
+else
+    case "$layout" in
+    xfs) vm_ssh "$name" 1022 xfs_repair -n "$root_dev" 2>&1 | tail -n 1 | sed 's/^/   | xfs_repair -n: /' ;;
+    btrfs) vm_ssh "$name" 1022 btrfs check --readonly "$root_dev" 2>&1 | tail -n 1 | sed 's/^/   | btrfs check: /' ;;
+    *) vm_ssh "$name" 1022 e2fsck -f -n "$root_dev" 2>&1 | tail -n 1 | sed 's/^/   | e2fsck -n: /' ;;
+    esac
+fi
 
 say "offroot return"
+udev_watch_start "$dir/udev-return" 1
 t=$(now)
 return_out=$(OFFROOT_VM_SSH_TIMEOUT=600 vm_ssh "$name" 1022 offroot return 2>&1)
-vm_wait_ssh "$name" 22 300
+vm_wait_ssh "$name" 22 "$boot_timeout"
 return_wall=$(since "$t")
 indent <<< "$return_out"
 say "NORMAL again"
 show
+settle >/dev/null
+save_dmesg dmesg-return
+udev_watch_result "$dir/udev-return" 5
+udev_return=$udev_figure
 
 soft_wall=""
 if [ -z "$soft_na" ]; then
@@ -118,8 +285,9 @@ settle >/dev/null
 t=$(now)
 vm_poweroff "$name" 22
 shutdown=$(since "$t")
-vm_boot "$name"
-vm_wait_ssh "$name" 22 300
+# shellcheck disable=SC2046 # boot_args prints zero or more words
+vm_boot "$name" $(boot_args)
+vm_wait_ssh "$name" 22 "$boot_timeout"
 reboot_boot=$(cat "$(vm_dir "$name")/ssh-ready-22")
 reboot_total=$(awk -v a="$shutdown" -v b="$reboot_boot" 'BEGIN { printf "%.1f", a + b }')
 vm_poweroff "$name" 22 >/dev/null || true
@@ -129,14 +297,33 @@ enter_services=$(sed -n 's/.*(services \([0-9.]*\) s, offroot \([0-9.]*\) s).*/\
 enter_offroot=$(sed -n 's/.*(services \([0-9.]*\) s, offroot \([0-9.]*\) s).*/\2/p' <<< "$enter_out")
 return_sshd=$(sed -n 's/.*NORMAL: sshd on port 22 answers, \([0-9.]*\) s after.*/\1/p' <<< "$return_out")
 
-say "figures ($suite/$init, QEMU TCG, 2 vCPUs, 1 GiB)"
+if [ "$init" = systemd ]; then
+    first_unit_cold_fig=$(first_unit_cold "$dir/dmesg-cold")
+    first_unit_return_fig=$(first_unit_return "$dir/dmesg-return")
+else
+    first_unit_cold_fig="n/a: $init has no units"
+    first_unit_return_fig=$first_unit_cold_fig
+fi
+
+say "figures ($suite/$init, $variant_label, QEMU TCG, $OFFROOT_VM_SMP vCPUs, $OFFROOT_VM_MEM MiB)"
 printf '   %-52s %s\n' \
     "enter: offroot enter to block device free" "${enter_total:-?} s (ssh round trip: $enter_wall s)" \
     "  of which the init system stopping services" "${enter_services:-?} s" \
     "  of which offroot's own steps" "${enter_offroot:-?} s" \
     "return: offroot return to sshd answering on 22" "${return_sshd:-?} s (offroot's own figure, in the guest)" \
     "cold boot to sshd (first boot)" "$cold_boot s" \
-    "RAM kept by rootfs in NORMAL state" "$(awk -v b="${ram:-0}" 'BEGIN { printf "%.2f MiB", b / 1048576 }') (${ram:-?} bytes)"
+    "RAM kept by rootfs in NORMAL state" "$(mib "${ram:-}") MiB (${ram:-?} bytes)" \
+    "RAM held by rootfs in DETACHED, with the tools" "$(mib "${ram_detached:-}") MiB (${ram_detached:-?} bytes)"
+
+# From the guest's kernel log (dmesg-cold, dmesg-return in the work dir).
+say "init start-up, from the guest's kernel log timestamps"
+printf '   %-52s %s\n' \
+    "systemd exec to its default target job, cold boot" "$(secs "$first_unit_cold_fig")" \
+    "  (\"systemd NNN running in system mode\" to \"Queued start job for default target\")" "" \
+    "systemd exec to its default target job, after return" "$(secs "$first_unit_return_fig")" \
+    "  (offroot-init's \"handing PID 1 back to\" to the same)" "" \
+    "udev settle, cold boot (serial.log, host clock)" "$(secs "$udev_cold")" \
+    "udev settle, after return (serial.log, host clock)" "$(secs "$udev_return")"
 
 # The same clock for all three: the host's, from the command to the first
 # successful ssh login on 22 (polled every second, as vm_wait_ssh does).
@@ -149,4 +336,23 @@ printf '   %-52s %s\n' \
     "ratio offroot return / full reboot" "$(ratio "$return_wall" "$reboot_total")" \
     "ratio soft-reboot / full reboot" "$(ratio "$soft_wall" "$reboot_total")"
 [ -z "$soft_na" ] && printf '   %-52s %s\n' "after soft-reboot: emergency dropbear on 1022" "$soft_1022"
+
+# One machine-readable line (tools/benchmark-table.sh collects it): values
+# without spaces; "n/a" where the figure does not apply to this guest,
+# "missing" where it applies but was not found (the lines above say why).
+field() {   # VALUE: a number kept, "n/a: ..." -> n/a, anything else -> missing
+    case "$1" in
+    n/a*) echo n/a ;;
+    ""|missing*|\?*) echo missing ;;
+    *) v=${1%% *}; case "$v" in *[!0-9.]*|"") echo missing ;; *) echo "$v" ;; esac ;;
+    esac
+}
+echo
+echo "benchmark row: suite=$suite init=$init variant=$variant" \
+    "ram_mib=$(field "$(mib "${ram:-}")") ram_detached_mib=$(field "$(mib "${ram_detached:-}")")" \
+    "enter_s=$(field "${enter_total:-}") enter_services_s=$(field "${enter_services:-}") enter_offroot_s=$(field "${enter_offroot:-}")" \
+    "return_s=$(field "$return_wall") soft_reboot_s=$(field "${soft_wall:-${soft_na:-}}") reboot_s=$(field "$reboot_total")" \
+    "ratio_soft=$(field "$(ratio "$return_wall" "$soft_wall")") ratio_reboot=$(field "$(ratio "$return_wall" "$reboot_total")")" \
+    "first_unit_return_s=$(field "$first_unit_return_fig") first_unit_cold_s=$(field "$first_unit_cold_fig")" \
+    "udev_settle_return_s=$(field "$udev_return") udev_settle_cold_s=$(field "$udev_cold")"
 exit 0
