@@ -4,7 +4,6 @@
 #include <sys/sysmacros.h>
 #include <time.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 

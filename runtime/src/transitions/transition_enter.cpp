@@ -486,13 +486,8 @@ Result<WorkerExit> continue_enter_in_rootfs(const std::string& rootfs_path, bool
     // lines, goes nowhere, or they would come back to it.
     const std::string log_path = rootfs_path + kRamLog;
     if (auto s = make_dir(rootfs_path + kStateDir, 0700); !s) return s.error();
-    auto log_out = open_path(log_path, O_WRONLY | O_APPEND | O_CREAT | O_NOCTTY, 0600);
-    if (!log_out) return log_out.error();
-    auto log_in = open_path(log_path, O_RDONLY | O_NOCTTY);
-    if (!log_in) return log_in.error();
-    if (::lseek(log_in->get(), 0, SEEK_END) < 0) return sys_error("lseek(" + quoted(log_path) + ", 0, SEEK_END)");
-    auto null = open_path("/dev/null", O_RDWR | O_NOCTTY);
-    if (!null) return null.error();
+    auto log = open_followed_log(log_path);
+    if (!log) return log.error();
     auto old_mask = block_follower_signals();
     if (!old_mask) return old_mask.error();
     pid_t child = ::fork();
@@ -507,8 +502,8 @@ Result<WorkerExit> continue_enter_in_rootfs(const std::string& rootfs_path, bool
         for (const char* procs : {"/sys/fs/cgroup/cgroup.procs", "/sys/fs/cgroup/systemd/cgroup.procs"})
             if (write_file(procs, "0", O_WRONLY, 0)) break;
         if (::chroot(rootfs_path.c_str()) != 0 || ::chdir("/") != 0) ::_exit(126);
-        if (::dup2(null->get(), STDIN_FILENO) < 0 || ::dup2(null->get(), STDOUT_FILENO) < 0 ||
-            ::dup2(log_out->get(), STDERR_FILENO) < 0)
+        if (::dup2(log->null.get(), STDIN_FILENO) < 0 || ::dup2(log->null.get(), STDOUT_FILENO) < 0 ||
+            ::dup2(log->out.get(), STDERR_FILENO) < 0)
             ::_exit(126);
         char path[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
         char* envp[] = {path, ssh.data(), nullptr};
@@ -516,12 +511,12 @@ Result<WorkerExit> continue_enter_in_rootfs(const std::string& rootfs_path, bool
         ::_exit(127);
     }
     const int fork_errno = errno;
-    log_out->reset();
+    log->out.reset();
     start_following(*old_mask);
     if (child < 0) return sys_error("fork()", fork_errno);
     handed_over(child);
     const std::string pid = std::to_string(child);
-    return follow_child(child, log_in->get(), log_path,
+    return follow_child(child, log->in.get(), log_path,
                         FollowWords{"offroot enter in the emergency environment (pid " + pid + ")",
                                     "offroot status on port 1022 says where it stopped",
                                     "offroot enter goes on inside the emergency environment (pid " + pid +

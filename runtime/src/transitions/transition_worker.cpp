@@ -142,33 +142,42 @@ Result<WorkerExit> run_in_worker(const WorkerSpec& spec, const std::function<int
         if (!refusal->empty()) return WorkerExit{1, *refusal};
     }
 
-    auto log_out = open_path(spec.log_path, O_WRONLY | O_APPEND | O_CREAT | O_NOCTTY, 0600);
-    if (!log_out) return log_out.error();
-    auto log_in = open_path(spec.log_path, O_RDONLY | O_NOCTTY);
-    if (!log_in) return log_in.error();
-    // Only what this worker writes is followed, not the earlier runs.
-    if (::lseek(log_in->get(), 0, SEEK_END) < 0) return sys_error("lseek(" + quoted(spec.log_path) + ", 0, SEEK_END)");
-    auto null = open_path("/dev/null", O_RDWR | O_NOCTTY);
-    if (!null) return null.error();
+    auto log = open_followed_log(spec.log_path);
+    if (!log) return log.error();
 
     Result<sigset_t> old_mask = block_follower_signals();
     if (!old_mask) return old_mask.error();
     const pid_t worker = ::fork();
-    if (worker == 0) worker_main(spec, work, log_out->get(), null->get(), *old_mask);
+    if (worker == 0) worker_main(spec, work, log->out.get(), log->null.get(), *old_mask);
     const int fork_errno = errno;
     // The worker holds the lock now; this process must not keep it held
     // after the worker died.
     lock.reset();
-    log_out->reset();
+    log->out.reset();
     start_following(*old_mask);
     if (worker < 0) return sys_error("fork()", fork_errno);
     const std::string pid = std::to_string(worker);
-    return follow_child(worker, log_in->get(), spec.log_path,
+    return follow_child(worker, log->in.get(), spec.log_path,
                         FollowWords{"the " + spec.transition + " worker (pid " + pid + ")",
                                     "offroot status says where it stopped, " + std::string(kRecoverCommand) +
                                         " finishes or undoes it",
                                     "offroot " + spec.transition + " goes on in pid " + pid +
                                         ". Follow it with: offroot status (log: " + spec.log_path + ")"});
+}
+
+Result<FollowedLog> open_followed_log(const std::string& path) {
+    FollowedLog log;
+    auto out = open_path(path, O_WRONLY | O_APPEND | O_CREAT | O_NOCTTY, 0600);
+    if (!out) return out.error();
+    log.out = std::move(*out);
+    auto in = open_path(path, O_RDONLY | O_NOCTTY);
+    if (!in) return in.error();
+    log.in = std::move(*in);
+    if (::lseek(log.in.get(), 0, SEEK_END) < 0) return sys_error("lseek(" + quoted(path) + ", 0, SEEK_END)");
+    auto null = open_path("/dev/null", O_RDWR | O_NOCTTY);
+    if (!null) return null.error();
+    log.null = std::move(*null);
+    return log;
 }
 
 Result<sigset_t> block_follower_signals() {

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "base/fd.hpp"
 #include "base/result.hpp"
 #include "system/transition_record.hpp"
 
@@ -58,6 +59,15 @@ Result<std::string> refusal_if_interrupted(const std::string& transition, const 
 // and follows its log on stdout until it ends or the follower is
 // interrupted.
 Result<WorkerExit> run_in_worker(const WorkerSpec& spec, const std::function<int()>& work);
+
+// The log a child writes and its follower reads: `out` for the child's
+// stdout or stderr (appended, created 0600), `in` at the log's end, so that
+// only what the child writes is followed, not the earlier runs; `null` for
+// the child's stdin.
+struct FollowedLog {
+    UniqueFd out, in, null;
+};
+Result<FollowedLog> open_followed_log(const std::string& path);
 
 // The follower's parts, for a child that is not a worker of ours (enter
 // handed over from a disk session to rootfs, transition_enter.cpp).
