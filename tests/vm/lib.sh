@@ -823,10 +823,24 @@ vm_poweroff() {
     return 1
 }
 
+# A guest whose kernel panicked (panic=-1 and -no-reboot: qemu exits) leaves
+# every later check with "Connection refused": say so once, with the panic
+# from its serial log, so that the test's log shows the cause.
+_vm_report_panic() {
+    local dir
+    dir=$(_vm_dir "$1")
+    grep -aq 'Kernel panic' "$dir/serial.log" 2>/dev/null || return 0
+    _vm_err "$1: the guest's kernel panicked; its serial log ($dir/serial.log) around the panic:"
+    grep -a -B 40 -A 10 'Kernel panic' "$dir/serial.log" | tail -n 60 >&2
+}
+
 # vm_cleanup — kills every VM this shell booted. Trap-friendly: never fails.
 vm_cleanup() {
     local n
-    for n in $_VM_STARTED; do vm_kill "$n" 2>/dev/null || true; done
+    for n in $_VM_STARTED; do
+        _vm_report_panic "$n" || true
+        vm_kill "$n" 2>/dev/null || true
+    done
     return 0
 }
 
