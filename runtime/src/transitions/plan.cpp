@@ -209,14 +209,14 @@ void kill_self_if_asked(const std::string& transition, const std::string& step, 
 PlanRun::PlanRun(std::string transition, std::vector<Step> steps)
     : transition_(std::move(transition)), steps_(std::move(steps)) {}
 
-Status PlanRun::begin(const std::string& name) {
+Status PlanRun::begin(const std::string& name, double started_at) {
     if (next_ >= steps_.size() || steps_[next_].name != name)
         return plain_error(transition_ + " and its plan disagree: it runs " + name + " where the plan has " +
                                (next_ < steps_.size() ? steps_[next_].name : std::string("no step left")),
                            "a bug in offroot: report it with offroot " + transition_ + " --dry-run");
     const Step& step = steps_[next_++];
     note_transition_step(step.name);
-    started_ = monotonic_seconds();
+    started_ = started_at > 0 ? started_at : monotonic_seconds();
     log_info(transition_ + ": " + std::to_string(next_) + "/" + std::to_string(steps_.size()) + " " + step.name + ": " +
              step.action);
     kill_self_if_asked(transition_, step.name, "");

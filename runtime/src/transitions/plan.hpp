@@ -52,7 +52,9 @@ std::vector<Step> plan_return(const ReturnInputs& in);
 class PlanRun {
 public:
     PlanRun(std::string transition, std::vector<Step> steps);
-    Status begin(const std::string& name);
+    // STARTED_AT: when the step's work began, if before begin() (enter's
+    // preflight is the check that builds the plan); else now.
+    Status begin(const std::string& name, double started_at = 0);
     // Logs the current step's time and returns it, in seconds.
     double done();
     // Every step of the plan has begun.

@@ -213,7 +213,8 @@ Status enter_detached(const EnterOptions& options) {
     mark_cycle_enter();
     // The plan --dry-run prints is the table this run walks (plan.hpp).
     PlanRun run("enter", plan_enter(enter_inputs(*report)));
-    if (auto s = run.begin("preflight"); !s) return s;
+    // Its time is the check's too: that ran before the plan could exist.
+    if (auto s = run.begin("preflight", t0); !s) return s;
     const auto cmdline = KernelCmdline::read("/proc/cmdline");
     const std::string rootflags = cmdline ? cmdline->value("rootflags").value_or("") : std::string();
     DetachRecord record{report->root_source, report->root_fs_type, to_string(init.kind), init.binary,
