@@ -19,6 +19,14 @@ OFFROOT_VM_CACHE=${OFFROOT_VM_CACHE:-/var/cache/offroot-vm}
 OFFROOT_VM_WORK=${OFFROOT_VM_WORK:-/var/tmp/offroot-vm}
 OFFROOT_VM_ACCEL=${OFFROOT_VM_ACCEL:-tcg,thread=multi}
 OFFROOT_VM_SMP=${OFFROOT_VM_SMP:-2}
+# RDRAND (TCG emulates it): the guest kernel trusts it and has its random
+# pool ready before userspace. Without it the pool comes ready during the
+# boot's udev run, and the static key that flips then is patched into live
+# kernel text (int3 and IPIs) while the other vCPU runs it: under
+# multi-threaded TCG that oopsed a guest once ("Oops: int3" in
+# crng_make_state from udev-worker's getrandom, then "Fatal exception in
+# interrupt").
+OFFROOT_VM_CPU=${OFFROOT_VM_CPU:-qemu64,+rdrand}
 OFFROOT_VM_MEM=${OFFROOT_VM_MEM:-1024}
 OFFROOT_VM_CMDLINE=${OFFROOT_VM_CMDLINE:-root=/dev/vda ro console=ttyS0,115200 panic=-1}
 OFFROOT_VM_RESTRICT=${OFFROOT_VM_RESTRICT:-on}
@@ -623,7 +631,7 @@ vm_boot() {
         _vm_now > "$dir/started"
         printf '%s\n' "$cmdline" > "$dir/cmdline"
         if "$OFFROOT_VM_QEMU" -name "offroot-$name" -machine pc -accel "$OFFROOT_VM_ACCEL" \
-            -smp "$OFFROOT_VM_SMP" -m "$OFFROOT_VM_MEM" \
+            -cpu "$OFFROOT_VM_CPU" -smp "$OFFROOT_VM_SMP" -m "$OFFROOT_VM_MEM" \
             -nodefaults -no-user-config -display none -vga none -no-reboot \
             "${bootargs[@]}" \
             -drive "$(_vm_drive_arg "$dir")" \
