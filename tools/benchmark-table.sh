@@ -113,32 +113,32 @@ for row in $rows; do
 done
 
 {
-    echo "Benchmark run of $run_date, commit \`$commit\`, \`nproc\` $cpus; QEMU TCG guests, ${OFFROOT_VM_SMP:-2} vCPUs, ${OFFROOT_VM_MEM:-1024} MiB (\`tools/benchmark-table.sh\`, one \`tests/vm/benchmark.sh\` run per row, one row at a time)."
+    echo "Benchmark run of $run_date, commit \`$commit\`, \`nproc\` $cpus; QEMU TCG guests, ${OFFROOT_VM_SMP:-2} vCPUs, ${OFFROOT_VM_MEM:-1024} MiB (\`tools/benchmark-table.sh\`, one \`tests/vm/benchmark.sh\` run per row, one row at a time; each restart ${OFFROOT_BENCH_CYCLES:-3} times per row, medians shown)."
     if [ -n "$busy_rows" ]; then
         echo "Other qemu processes ran when these rows started or while they ran (the most seen, in brackets), so their timings are inflated:$busy_rows."
     fi
     echo
-    echo "| suite | init | variant | RAM NORMAL MiB | RAM DETACHED MiB | enter s | services s | offroot s | return s | soft-reboot s | full reboot s | return / soft-reboot | return / reboot | first unit after return s | first unit cold s | udev settle after return s | udev settle cold s |"
-    echo "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    echo "| suite | init | variant | RAM NORMAL MiB | RAM DETACHED MiB | enter s | services s | offroot s | return s | soft-reboot s | full reboot s | return / soft-reboot | return / reboot | first unit after return s | first unit cold s | udev settle after return s | udev settle cold s | returns s | soft-reboots s | full reboots s |"
+    echo "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     awk -F '\t' '
         $1 == "ok" {
             delete v
             n = split($3, kv, " ")
             for (i = 1; i <= n; i++) { p = index(kv[i], "="); if (p) v[substr(kv[i], 1, p - 1)] = substr(kv[i], p + 1) }
-            split("ram_mib ram_detached_mib enter_s enter_services_s enter_offroot_s return_s soft_reboot_s reboot_s ratio_soft ratio_reboot first_unit_return_s first_unit_cold_s udev_settle_return_s udev_settle_cold_s", keys, " ")
+            split("ram_mib ram_detached_mib enter_s enter_services_s enter_offroot_s return_s soft_reboot_s reboot_s ratio_soft ratio_reboot first_unit_return_s first_unit_cold_s udev_settle_return_s udev_settle_cold_s return_runs_s soft_reboot_runs_s reboot_runs_s", keys, " ")
             line = "| " v["suite"] " | " v["init"] " | " v["variant"]
-            for (i = 1; i <= 14; i++) line = line " | " ((keys[i] in v) ? v[keys[i]] : "missing")
+            for (i = 1; i <= 17; i++) line = line " | " ((keys[i] in v) ? v[keys[i]] : "missing")
             print line " |"
             next
         }
         {
             split($2, r, "/")
-            print "| " r[1] " | " r[2] " | " (r[3] == "" ? "initramfs-tools" : r[3]) " | **benchmark failed**: " $3 " | | | | | | | | | | | | | |"
+            print "| " r[1] " | " r[2] " | " (r[3] == "" ? "initramfs-tools" : r[3]) " | **benchmark failed**: " $3 " | | | | | | | | | | | | | | | | |"
         }' "$results"
     echo
     echo "RAM: rootfs_bytes of \`offroot status --json\` over 1022, in NORMAL and in DETACHED (with the tools brought in at enter)."
     echo "enter: offroot's own figure (block device free), with the init system's service stop and offroot's own steps."
-    echo "return, soft-reboot, full reboot (shutdown + boot): the host's clock, from the command to sshd answering on 22, each from a settled guest."
+    echo "return, soft-reboot, full reboot (shutdown + boot): the host's clock, from the command to sshd answering on 22, each from a settled guest; the median of the runs, each run in the last three columns (under TCG one guest's return varies by up to 5x from run to run: tests/vm/benchmark.sh says why)."
     echo "first unit (systemd): the guest's kernel log timestamps, from offroot-init's \"handing PID 1 back to\" (after return) or the real root's \"systemd NNN running in system mode\" (cold boot) to systemd's \"Queued start job for default target\"."
     echo "udev settle (sysvinit): the udev init script's \"Waiting for /dev to be fully populated...\" to its \"done.\", stamped by the host as each reaches serial.log (nothing in the guest timestamps them)."
     echo "n/a: does not apply (no soft-reboot in sysvinit or systemd < 254, no units in sysvinit, no udev settle in a systemd boot); missing: applies but the log line was not found (the row's log says which)."

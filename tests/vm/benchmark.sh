@@ -13,6 +13,13 @@
 # `benchmark row:` line; asserts nothing beyond the cycle working and each
 # restart bringing sshd back.
 #
+# Each restart (cycle, soft-reboot, full reboot) runs OFFROOT_BENCH_CYCLES
+# times (default 3) and the figures are the medians, each run's also shown:
+# under TCG one return of the same guest took from 17.6 s to 86.6 s (26
+# cycles, the same 66.7k page allocations each), the slow ones spending
+# their time in QEMU's invalidation of translated code while the guest
+# zeroes pages that held code; cold boots of that guest took 34.4-35.3 s.
+#
 #   tests/vm/benchmark.sh DEB [SUITE [INIT [GENERATOR|LAYOUT]]]
 #   (default: bookworm systemd initramfs-tools; GENERATOR dracut: a
 #   vm_generator_image guest; LAYOUT plain, lvm, xfs, btrfs, luks-lvm,
@@ -43,6 +50,8 @@ esac
 name="bench-$suite-$init"
 [ "$variant" = initramfs-tools ] || name="$name-$variant"
 boot_timeout=${OFFROOT_VM_BOOT_TIMEOUT:-300}
+cycles=${OFFROOT_BENCH_CYCLES:-3}
+case "$cycles" in ''|*[!0-9]*|0) echo "benchmark.sh: OFFROOT_BENCH_CYCLES='$cycles' is not a count of cycles (1 or more)" >&2; exit 2 ;; esac
 vm_setup_traps
 
 say() { printf '\n== %s\n' "$*"; }
@@ -62,6 +71,16 @@ settle() {
 }
 mib() { awk -v b="$1" 'BEGIN { if (b == "") print "?"; else printf "%.2f", b / 1048576 }'; }
 secs() { case "$1" in [0-9]*) echo "$1 s" ;; *) echo "$1" ;; esac; }
+# median A B C ...: the middle one (the lower of the middle two); the
+# words that are not numbers (a missing figure) are left out; prints
+# "missing" when none is a number.
+median() {
+    printf '%s\n' "$@" | awk '/^[0-9]+(\.[0-9]+)?$/' | sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "missing"; else print v[int((NR + 1) / 2)] }'
+}
+# runs A B C ...: "A, B, C" for the figures line.
+runs() { local IFS=,; printf '%s' "$*" | sed 's/,/, /g'; }
+# runs_field A B C ...: "A/B/C", a value without spaces for the row line.
+runs_field() { local IFS=/; printf '%s' "$*"; }
 rootfs_bytes() { vm_ssh "$name" 1022 offroot status --json | sed -n 's/.*"rootfs_bytes": *\([0-9]*\).*/\1/p'; }
 boot_args() { [ -n "$layout" ] || vm_generator_cmdline "$generator"; }
 
@@ -209,65 +228,87 @@ fi
 say "NORMAL (ssh -p 1022 root@guest; offroot status)"
 show
 
-say "offroot enter"
-t=$(now)
-enter_out=$(OFFROOT_VM_SSH_TIMEOUT=600 vm_ssh "$name" 1022 offroot enter 2>&1)
-enter_wall=$(since "$t")
-indent <<< "$enter_out"
-say "DETACHED: the disk is free"
-show
-ram_detached=$(rootfs_bytes)
-if [ -z "$layout" ]; then
-    vm_ssh "$name" 1022 e2fsck -f -y /dev/vda 2>&1 | tail -n 1 | sed 's/^/   | e2fsck: /'
-else
-    case "$layout" in
-    xfs) vm_ssh "$name" 1022 xfs_repair -n "$root_dev" 2>&1 | tail -n 1 | sed 's/^/   | xfs_repair -n: /' ;;
-    btrfs) vm_ssh "$name" 1022 btrfs check --readonly "$root_dev" 2>&1 | tail -n 1 | sed 's/^/   | btrfs check: /' ;;
-    *) vm_ssh "$name" 1022 e2fsck -f -n "$root_dev" 2>&1 | tail -n 1 | sed 's/^/   | e2fsck -n: /' ;;
-    esac
-fi
+# The offline job of the layout, in DETACHED, on the 1022 session.
+offline_job() {
+    if [ -z "$layout" ]; then
+        vm_ssh "$name" 1022 e2fsck -f -y /dev/vda 2>&1 | tail -n 1 | sed 's/^/   | e2fsck: /'
+    else
+        case "$layout" in
+        xfs) vm_ssh "$name" 1022 xfs_repair -n "$root_dev" 2>&1 | tail -n 1 | sed 's/^/   | xfs_repair -n: /' ;;
+        btrfs) vm_ssh "$name" 1022 btrfs check --readonly "$root_dev" 2>&1 | tail -n 1 | sed 's/^/   | btrfs check: /' ;;
+        *) vm_ssh "$name" 1022 e2fsck -f -n "$root_dev" 2>&1 | tail -n 1 | sed 's/^/   | e2fsck -n: /' ;;
+        esac
+    fi
+}
 
-say "offroot return"
-udev_watch_start "$dir/udev-return" 1
-t=$(now)
-return_out=$(OFFROOT_VM_SSH_TIMEOUT=600 vm_ssh "$name" 1022 offroot return 2>&1)
-vm_wait_ssh "$name" 22 "$boot_timeout"
-return_wall=$(since "$t")
-indent <<< "$return_out"
-say "NORMAL again"
-show
-settle >/dev/null
-save_dmesg dmesg-return
-udev_watch_result "$dir/udev-return" 5
-udev_return=$udev_figure
-
-soft_wall=""
-if [ -z "$soft_na" ]; then
-    say "systemctl soft-reboot over ssh on 22 (systemd $systemd_version), for comparison"
-    settled=$(settle)
-    boot_id=$(vm_ssh "$name" 22 cat /proc/sys/kernel/random/boot_id)
+# The cycles: per cycle i, enter_*[i] and return_*[i]; the after-return
+# figures from the kernel log and serial.log of that return.
+enter_totals=() enter_services_runs=() enter_offroot_runs=() enter_walls=()
+return_walls=() return_sshds=() udev_returns=() first_unit_returns=()
+for i in $(seq 1 "$cycles"); do
+    say "cycle $i of $cycles: offroot enter"
     t=$(now)
-    rc=0
-    OFFROOT_VM_SSH_TIMEOUT=60 vm_ssh "$name" 22 systemctl soft-reboot < /dev/null > /dev/null 2>&1 || rc=$?
-    # 255: the session was torn down under the command, which soft-reboot may do.
-    case $rc in
-    0|255) ;;
-    *) die "systemctl soft-reboot in $name exited with status $rc: run it by hand in the guest to see why" ;;
-    esac
-    vm_wait_ssh_down "$name" 22 120 \
-        || die "sshd on 22 still answers 120 s after systemctl soft-reboot: look for the soft-reboot in $(vm_dir "$name")/serial.log"
-    vm_wait_ssh "$name" 22 300 \
-        || die "no sshd on 22 within 300 s after systemctl soft-reboot (serial log: $(vm_dir "$name")/serial.log)"
-    soft_wall=$(since "$t")
-    after=$(settle)
-    [ "$(vm_ssh "$name" 22 cat /proc/sys/kernel/random/boot_id)" = "$boot_id" ] \
-        || die "the kernel's boot id changed across systemctl soft-reboot: the guest really rebooted, so ${soft_wall} s is not a soft-reboot figure"
-    case "$after" in
-    running|degraded) ;;
-    *) die "after systemctl soft-reboot systemd says '$after' (was '$settled' before), not running or degraded: systemctl --failed in the guest says why" ;;
-    esac
-    printf '   | sshd on 22 answered again %s s after the command; systemd: %s (was %s), %s soft-reboot(s) counted, same kernel (boot id)\n' \
-        "$soft_wall" "$after" "$settled" "$(vm_ssh "$name" 22 systemctl show -P SoftRebootsCount 2>/dev/null || echo '?')"
+    enter_out=$(OFFROOT_VM_SSH_TIMEOUT=600 vm_ssh "$name" 1022 offroot enter 2>&1)
+    enter_walls+=("$(since "$t")")
+    indent <<< "$enter_out"
+    enter_totals+=("$(sed -n 's/.*DETACHED: .* free, \([0-9.]*\) s after.*/\1/p' <<< "$enter_out")")
+    enter_services_runs+=("$(sed -n 's/.*(services \([0-9.]*\) s, offroot \([0-9.]*\) s).*/\1/p' <<< "$enter_out")")
+    enter_offroot_runs+=("$(sed -n 's/.*(services \([0-9.]*\) s, offroot \([0-9.]*\) s).*/\2/p' <<< "$enter_out")")
+    say "cycle $i: DETACHED, the disk is free"
+    show
+    [ "$i" -gt 1 ] || ram_detached=$(rootfs_bytes)
+    offline_job
+
+    say "cycle $i: offroot return"
+    udev_watch_start "$dir/udev-return" 1
+    t=$(now)
+    return_out=$(OFFROOT_VM_SSH_TIMEOUT=600 vm_ssh "$name" 1022 offroot return 2>&1)
+    vm_wait_ssh "$name" 22 "$boot_timeout"
+    return_walls+=("$(since "$t")")
+    indent <<< "$return_out"
+    return_sshds+=("$(sed -n 's/.*NORMAL: sshd on port 22 answers, \([0-9.]*\) s after.*/\1/p' <<< "$return_out")")
+    say "cycle $i: NORMAL again"
+    show
+    settle >/dev/null
+    save_dmesg "dmesg-return-$i"
+    udev_watch_result "$dir/udev-return" 5
+    udev_returns+=("$udev_figure")
+    if [ "$init" = systemd ]; then
+        first_unit_returns+=("$(first_unit_return "$dir/dmesg-return-$i")")
+    else
+        first_unit_returns+=("n/a: $init has no units")
+    fi
+done
+
+soft_walls=()
+if [ -z "$soft_na" ]; then
+    for i in $(seq 1 "$cycles"); do
+        say "systemctl soft-reboot $i of $cycles over ssh on 22 (systemd $systemd_version), for comparison"
+        settled=$(settle)
+        boot_id=$(vm_ssh "$name" 22 cat /proc/sys/kernel/random/boot_id)
+        t=$(now)
+        rc=0
+        OFFROOT_VM_SSH_TIMEOUT=60 vm_ssh "$name" 22 systemctl soft-reboot < /dev/null > /dev/null 2>&1 || rc=$?
+        # 255: the session was torn down under the command, which soft-reboot may do.
+        case $rc in
+        0|255) ;;
+        *) die "systemctl soft-reboot in $name exited with status $rc: run it by hand in the guest to see why" ;;
+        esac
+        vm_wait_ssh_down "$name" 22 120 \
+            || die "sshd on 22 still answers 120 s after systemctl soft-reboot: look for the soft-reboot in $(vm_dir "$name")/serial.log"
+        vm_wait_ssh "$name" 22 300 \
+            || die "no sshd on 22 within 300 s after systemctl soft-reboot (serial log: $(vm_dir "$name")/serial.log)"
+        soft_walls+=("$(since "$t")")
+        after=$(settle)
+        [ "$(vm_ssh "$name" 22 cat /proc/sys/kernel/random/boot_id)" = "$boot_id" ] \
+            || die "the kernel's boot id changed across systemctl soft-reboot: the guest really rebooted, so ${soft_walls[-1]} s is not a soft-reboot figure"
+        case "$after" in
+        running|degraded) ;;
+        *) die "after systemctl soft-reboot systemd says '$after' (was '$settled' before), not running or degraded: systemctl --failed in the guest says why" ;;
+        esac
+        printf '   | sshd on 22 answered again %s s after the command; systemd: %s (was %s), %s soft-reboot(s) counted, same kernel (boot id)\n' \
+            "${soft_walls[-1]}" "$after" "$settled" "$(vm_ssh "$name" 22 systemctl show -P SoftRebootsCount 2>/dev/null || echo '?')"
+    done
     # Information for the developers, not a verdict: soft-reboot restarts
     # userspace on the same root, under an emergency environment that was
     # set up for the boot before it.
@@ -280,37 +321,53 @@ if [ -z "$soft_na" ]; then
     vm_ssh "$name" 22 offroot status 2>&1 | indent || true
 fi
 
-say "a full reboot of the same guest, for comparison"
-settle >/dev/null
-t=$(now)
-vm_poweroff "$name" 22
-shutdown=$(since "$t")
-# shellcheck disable=SC2046 # boot_args prints zero or more words
-vm_boot "$name" $(boot_args)
-vm_wait_ssh "$name" 22 "$boot_timeout"
-reboot_boot=$(cat "$(vm_dir "$name")/ssh-ready-22")
-reboot_total=$(awk -v a="$shutdown" -v b="$reboot_boot" 'BEGIN { printf "%.1f", a + b }')
-vm_poweroff "$name" 22 >/dev/null || true
+reboot_totals=() reboot_shutdowns=() reboot_boots=()
+for i in $(seq 1 "$cycles"); do
+    say "a full reboot $i of $cycles of the same guest, for comparison"
+    settle >/dev/null
+    t=$(now)
+    vm_poweroff "$name" 22
+    reboot_shutdowns+=("$(since "$t")")
+    # shellcheck disable=SC2046 # boot_args prints zero or more words
+    vm_boot "$name" $(boot_args)
+    vm_wait_ssh "$name" 22 "$boot_timeout"
+    reboot_boots+=("$(cat "$(vm_dir "$name")/ssh-ready-22")")
+    reboot_totals+=("$(awk -v a="${reboot_shutdowns[-1]}" -v b="${reboot_boots[-1]}" 'BEGIN { printf "%.1f", a + b }')")
+    [ "$i" -lt "$cycles" ] || vm_poweroff "$name" 22 >/dev/null || true
+done
 
-enter_total=$(sed -n 's/.*DETACHED: .* free, \([0-9.]*\) s after.*/\1/p' <<< "$enter_out")
-enter_services=$(sed -n 's/.*(services \([0-9.]*\) s, offroot \([0-9.]*\) s).*/\1/p' <<< "$enter_out")
-enter_offroot=$(sed -n 's/.*(services \([0-9.]*\) s, offroot \([0-9.]*\) s).*/\2/p' <<< "$enter_out")
-return_sshd=$(sed -n 's/.*NORMAL: sshd on port 22 answers, \([0-9.]*\) s after.*/\1/p' <<< "$return_out")
-
+enter_total=$(median "${enter_totals[@]}")
+enter_services=$(median "${enter_services_runs[@]}")
+enter_offroot=$(median "${enter_offroot_runs[@]}")
+enter_wall=$(median "${enter_walls[@]}")
+return_wall=$(median "${return_walls[@]}")
+return_sshd=$(median "${return_sshds[@]}")
+soft_wall=""
+[ ${#soft_walls[@]} -eq 0 ] || soft_wall=$(median "${soft_walls[@]}")
+reboot_total=$(median "${reboot_totals[@]}")
+shutdown=$(median "${reboot_shutdowns[@]}")
+reboot_boot=$(median "${reboot_boots[@]}")
+# A figure that is n/a in one run is n/a in all; else the median of the
+# numbers, or what the first run said when none is a number.
+median_or_first() { case "$1" in n/a*) echo "$1" ;; *) local m; m=$(median "$@"); [ "$m" != missing ] && echo "$m" || echo "$1" ;; esac; }
+udev_return=$(median_or_first "${udev_returns[@]}")
 if [ "$init" = systemd ]; then
     first_unit_cold_fig=$(first_unit_cold "$dir/dmesg-cold")
-    first_unit_return_fig=$(first_unit_return "$dir/dmesg-return")
+    first_unit_return_fig=$(median_or_first "${first_unit_returns[@]}")
 else
     first_unit_cold_fig="n/a: $init has no units"
     first_unit_return_fig=$first_unit_cold_fig
 fi
+# each A B C ...: " (median of N: A, B, C)" after a median; nothing for one
+# cycle or a figure that does not apply.
+each() { case "$cycles:${1:-}" in 1:*|*:n/a*) ;; *) printf ' (median of %s: %s)' "$cycles" "$(runs "$@")" ;; esac; }
 
 say "figures ($suite/$init, $variant_label, QEMU TCG, $OFFROOT_VM_SMP vCPUs, $OFFROOT_VM_MEM MiB)"
 printf '   %-52s %s\n' \
-    "enter: offroot enter to block device free" "${enter_total:-?} s (ssh round trip: $enter_wall s)" \
-    "  of which the init system stopping services" "${enter_services:-?} s" \
-    "  of which offroot's own steps" "${enter_offroot:-?} s" \
-    "return: offroot return to sshd answering on 22" "${return_sshd:-?} s (offroot's own figure, in the guest)" \
+    "enter: offroot enter to block device free" "${enter_total:-?} s$(each "${enter_totals[@]}") (ssh round trip: $enter_wall s)" \
+    "  of which the init system stopping services" "${enter_services:-?} s$(each "${enter_services_runs[@]}")" \
+    "  of which offroot's own steps" "${enter_offroot:-?} s$(each "${enter_offroot_runs[@]}")" \
+    "return: offroot return to sshd answering on 22" "${return_sshd:-?} s$(each "${return_sshds[@]}") (offroot's own figure, in the guest)" \
     "cold boot to sshd (first boot)" "$cold_boot s" \
     "RAM kept by rootfs in NORMAL state" "$(mib "${ram:-}") MiB (${ram:-?} bytes)" \
     "RAM held by rootfs in DETACHED, with the tools" "$(mib "${ram_detached:-}") MiB (${ram_detached:-?} bytes)"
@@ -320,18 +377,18 @@ say "init start-up, from the guest's kernel log timestamps"
 printf '   %-52s %s\n' \
     "systemd exec to its default target job, cold boot" "$(secs "$first_unit_cold_fig")" \
     "  (\"systemd NNN running in system mode\" to \"Queued start job for default target\")" "" \
-    "systemd exec to its default target job, after return" "$(secs "$first_unit_return_fig")" \
+    "systemd exec to its default target job, after return" "$(secs "$first_unit_return_fig")$(each "${first_unit_returns[@]%% *}")" \
     "  (offroot-init's \"handing PID 1 back to\" to the same)" "" \
     "udev settle, cold boot (serial.log, host clock)" "$(secs "$udev_cold")" \
-    "udev settle, after return (serial.log, host clock)" "$(secs "$udev_return")"
+    "udev settle, after return (serial.log, host clock)" "$(secs "$udev_return")$(each "${udev_returns[@]%% *}")"
 
 # The same clock for all three: the host's, from the command to the first
 # successful ssh login on 22 (polled every second, as vm_wait_ssh does).
-say "back to sshd answering on 22, seen from the host, each from a settled guest"
+say "back to sshd answering on 22, seen from the host, each from a settled guest; medians of $cycles"
 printf '   %-52s %s\n' \
-    "soft-reboot: systemctl soft-reboot to sshd" "${soft_wall:+$soft_wall s}${soft_na}" \
-    "offroot return to sshd" "$return_wall s" \
-    "full reboot to sshd (shutdown + boot)" "$reboot_total s ($shutdown s + $reboot_boot s)" \
+    "soft-reboot: systemctl soft-reboot to sshd" "${soft_wall:+$soft_wall s$(each "${soft_walls[@]}")}${soft_na}" \
+    "offroot return to sshd" "$return_wall s$(each "${return_walls[@]}")" \
+    "full reboot to sshd (shutdown + boot)" "$reboot_total s$(each "${reboot_totals[@]}") (shutdown $shutdown s + boot $reboot_boot s, medians)" \
     "ratio offroot return / soft-reboot" "$(ratio "$return_wall" "$soft_wall")" \
     "ratio offroot return / full reboot" "$(ratio "$return_wall" "$reboot_total")" \
     "ratio soft-reboot / full reboot" "$(ratio "$soft_wall" "$reboot_total")"
@@ -354,5 +411,7 @@ echo "benchmark row: suite=$suite init=$init variant=$variant" \
     "return_s=$(field "$return_wall") soft_reboot_s=$(field "${soft_wall:-${soft_na:-}}") reboot_s=$(field "$reboot_total")" \
     "ratio_soft=$(field "$(ratio "$return_wall" "$soft_wall")") ratio_reboot=$(field "$(ratio "$return_wall" "$reboot_total")")" \
     "first_unit_return_s=$(field "$first_unit_return_fig") first_unit_cold_s=$(field "$first_unit_cold_fig")" \
-    "udev_settle_return_s=$(field "$udev_return") udev_settle_cold_s=$(field "$udev_cold")"
+    "udev_settle_return_s=$(field "$udev_return") udev_settle_cold_s=$(field "$udev_cold")" \
+    "cycles=$cycles return_runs_s=$(runs_field "${return_walls[@]}") soft_reboot_runs_s=$(if [ -n "$soft_na" ]; then echo n/a; else runs_field "${soft_walls[@]}"; fi)" \
+    "reboot_runs_s=$(runs_field "${reboot_totals[@]}")"
 exit 0
