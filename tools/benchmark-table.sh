@@ -60,12 +60,12 @@ on_signal() {
 trap 'on_signal 130' INT
 trap 'on_signal 143' TERM HUP
 
-qemus() { pgrep -c qemu-system 2>/dev/null || true; }
-# qemu-system processes that are not this table's guest (qemu -name offroot-bench-...)
-other_qemus() {
-    local p n=0
+# qemu-system processes running (one that exits as it is read is not one).
+qemus() {
+    local p c n=0
     for p in $(pgrep qemu-system 2>/dev/null); do
-        tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -q -- '-name offroot-bench-' || n=$((n + 1))
+        c=$(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null) || continue
+        [ -z "$c" ] || n=$((n + 1))
     done
     echo "$n"
 }
@@ -86,21 +86,18 @@ for row in $rows; do
     # shellcheck disable=SC2086 # no variant: no fourth argument
     "$bench" "$deb" "$suite" "$init" ${variant:+"$variant"} > "$log" 2>&1 < /dev/null &
     child=$!
-    # Other guests started while the row runs inflate it too: sampled every 5 s.
-    peak=0
-    while kill -0 "$child" 2>/dev/null; do
-        n=$(other_qemus)
-        [ "$n" -le "$peak" ] || peak=$n
-        sleep 5
-    done
     rc=0
     wait "$child" || rc=$?
     child=""
-    if [ "$peak" -gt 0 ] && [ "${others:-0}" -eq 0 ]; then
-        say "warning: up to $peak other qemu-system process(es) ran during row $row: its timings are inflated"
+    line=$(grep -a '^benchmark row: ' "$log" | tail -n 1)
+    # Other guests that ran while the row timed something inflate it too:
+    # benchmark.sh counts them as each timed phase begins and ends (its own
+    # preparation, a layout builder, is not timed and not counted).
+    peak=$(sed -n 's/.* other_qemus=\([0-9]*\).*/\1/p' <<< "$line")
+    if [ "${peak:-0}" -gt 0 ] && [ "${others:-0}" -eq 0 ]; then
+        say "warning: up to $peak other qemu-system process(es) ran during the timed parts of row $row: its timings are inflated"
         busy_rows="$busy_rows $row($peak)"
     fi
-    line=$(grep -a '^benchmark row: ' "$log" | tail -n 1)
     if [ "$rc" -eq 0 ] && [ -n "$line" ]; then
         say "row $row: done in $(( $(date +%s) - t0 )) s"
         printf 'ok\t%s\t%s\n' "$row" "${line#benchmark row: }" >> "$results"
