@@ -163,7 +163,9 @@ variant_there() {   # PORT
     ipv6)
         a=$(vm_ssh "$name" "$p" "ip -6 addr show dev ens3") || return 1
         r=$(vm_ssh "$name" "$p" "ip -6 route show") || return 1
-        grep -q 'inet6 fec0:' <<< "$a" && grep -qE '^default via [0-9a-f:]+ dev ens3' <<< "$r" ;;
+        # networkd (trixie's 257) puts its RA default route through a nexthop
+        # object: `default nhid N via fe80::2 dev ens3 proto ra`.
+        grep -q 'inet6 fec0:' <<< "$a" && grep -qE '^default (nhid [0-9]+ )?via [0-9a-f:]+ dev ens3' <<< "$r" ;;
     ifupdown-dhclient)
         a=$(vm_ssh "$name" "$p" "ip -4 addr show dev ens3") || return 1
         r=$(vm_ssh "$name" "$p" "ip -4 route show") || return 1
