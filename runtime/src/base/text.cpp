@@ -15,6 +15,15 @@ std::vector<std::string_view> split_lines(std::string_view text) {
     return lines;
 }
 
+std::string join(const std::vector<std::string>& words, std::string_view separator) {
+    std::string out;
+    for (const auto& w : words) {
+        if (!out.empty()) out += separator;
+        out += w;
+    }
+    return out;
+}
+
 std::vector<std::string_view> split_fields(std::string_view text, std::string_view separators) {
     std::vector<std::string_view> fields;
     for (;;) {

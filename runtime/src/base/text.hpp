@@ -7,6 +7,7 @@
 #include <charconv>
 #include <string_view>
 #include <system_error>
+#include <string>
 #include <vector>
 
 namespace offroot {
@@ -14,6 +15,9 @@ namespace offroot {
 // The lines of `text`, without their '\n'. Empty lines are kept, so that a
 // line's number is its index + 1; a final '\n' does not start another line.
 std::vector<std::string_view> split_lines(std::string_view text);
+
+// The words with `separator` between them: join({"a", "b"}, ", ") == "a, b".
+std::string join(const std::vector<std::string>& words, std::string_view separator);
 
 // The non-empty runs of characters that are not in `separators`:
 // split_fields("a  b\tc", " \t") == {"a", "b", "c"}.

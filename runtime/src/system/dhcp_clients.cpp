@@ -76,12 +76,6 @@ Result<std::string> unescaped(std::string_view value) {
     return out;
 }
 
-std::string join_words(const std::vector<std::string>& words) {
-    std::string out;
-    for (const auto& w : words) out += (out.empty() ? "" : " ") + w;
-    return out;
-}
-
 }  // namespace
 
 std::string to_string(DhcpClientKind kind) {
@@ -258,7 +252,7 @@ Status restart_killed_clients(const std::string& record_path, const std::string&
         const Command cmd{k.argv, real_root};
         if (runs_already(k, running)) {
             log_info(who + ": " + to_string(k.kind) + " runs already" +
-                     (k.interfaces.empty() ? std::string() : " for " + join_words(k.interfaces)) +
+                     (k.interfaces.empty() ? std::string() : " for " + join(k.interfaces, " ")) +
                      ": not started again (" + describe(cmd) + ")");
             continue;
         }

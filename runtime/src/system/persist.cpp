@@ -68,12 +68,6 @@ std::optional<BootDrift> boot_drift(const std::string& device, const FilesystemI
 
 namespace {
 
-std::string join_words(const std::vector<std::string>& words) {
-    std::string out;
-    for (const auto& w : words) out += (out.empty() ? "" : ", ") + w;
-    return out;
-}
-
 // A missing file is an answer (nothing), an unreadable one an error.
 Result<std::optional<std::string>> read_if_there(const std::string& path) {
     auto text = read_file(path);
@@ -122,7 +116,7 @@ Result<BootDiskChoice> choose_boot_disks(const BootDiskInputs& in) {
         return c;
     }
     if (!in.debconf_gone.empty())
-        return plain_error("grub-pc's install_devices names " + join_words(in.debconf_gone) +
+        return plain_error("grub-pc's install_devices names " + join(in.debconf_gone, ", ") +
                                ", which no longer exists: which disk boots is not known",
                            "give it: offroot persist --boot-disk /dev/DISK (then dpkg-reconfigure grub-pc, so that "
                            "GRUB's updates go there too)");
@@ -141,7 +135,7 @@ Result<BootDiskChoice> choose_boot_disks(const BootDiskInputs& in) {
     if (in.boot_disks.empty())
         return plain_error("no disk found under /boot's filesystem: which disk boots is not known",
                            "give it: offroot persist --boot-disk /dev/DISK");
-    return plain_error("/boot's filesystem lies on " + join_words(in.boot_disks) + ": which one boots is ambiguous",
+    return plain_error("/boot's filesystem lies on " + join(in.boot_disks, ", ") + ": which one boots is ambiguous",
                        "give it: offroot persist --boot-disk /dev/DISK, then grub-install the others by hand");
 }
 
@@ -178,7 +172,7 @@ Result<std::vector<PersistStep>> plan_persist(const PersistInputs& in) {
     if (in.root_id.uuid.empty())
         return plain_error(in.root_device + " holds a filesystem without a UUID: fstab could not name it").context(refused);
     if (!in.duplicate_uuid_devices.empty())
-        return plain_error(join_words(in.duplicate_uuid_devices) + " holds the same filesystem UUID as the running root " +
+        return plain_error(join(in.duplicate_uuid_devices, ", ") + " holds the same filesystem UUID as the running root " +
                                in.root_device + " (a block copy): a boot by UUID could take either",
                            "give the old one a new UUID (tune2fs -U random, xfs_admin -U generate) or wipe it, "
                            "then offroot persist again")
@@ -236,7 +230,7 @@ Result<std::vector<PersistStep>> plan_persist(const PersistInputs& in) {
     }
     steps.push_back(std::move(fstab));
 
-    const std::string stack = join_words(in.stack_kinds);
+    const std::string stack = join(in.stack_kinds, ", ");
     const std::string assembles = stack.empty() ? "" : " (it assembles " + stack + ")";
     if (itools)
         steps.push_back(command_step("initramfs", "rebuild every kernel's initramfs for the new root" + assembles,
@@ -432,7 +426,7 @@ Status run_persist(const std::vector<PersistStep>& steps, const std::string& roo
         }
         if (!result) {
             std::string what = "step " + s.step.name + " failed: " + result.error().message();
-            what += "\n  done: " + (done.empty() ? std::string("nothing") : join_words(done));
+            what += "\n  done: " + (done.empty() ? std::string("nothing") : join(done, ", "));
             what += "\n  not done, run by hand in the running root:";
             for (size_t j = i; j < steps.size(); ++j)
                 if (!steps[j].hand.empty()) what += "\n    " + steps[j].hand;

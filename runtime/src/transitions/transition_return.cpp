@@ -15,7 +15,9 @@
 #include "kernel/device_mapper.hpp"
 #include "kernel/elf.hpp"
 #include "kernel/kernel_cmdline.hpp"
+#include "system/dhcp_clients.hpp"
 #include "system/fstab.hpp"
+#include "system/ifupdown_state.hpp"
 #include "system/init_system.hpp"
 #include "system/journal_import.hpp"
 #include "system/offline_tools.hpp"
@@ -27,6 +29,7 @@
 #include "system/emergency.hpp"
 #include "base/files.hpp"
 #include "base/log.hpp"
+#include "base/text.hpp"
 #include "kernel/mount.hpp"
 #include "switches/root_switch.hpp"
 #include "base/subprocess.hpp"
@@ -224,6 +227,30 @@ Status return_to_root(const ReturnOptions& options) {
     if (auto s = carry_udev_database("/run", run); !s)
         log_warning("carrying udev's database into the root: " + s.error().message() +
                     "; device-mapper devices may wait for udev after return");
+    // ifupdown's record of what it brought up, which offroot kept up: the
+    // init's ifup -a leaves those alone instead of failing on them. Not the
+    // interfaces whose DHCP client enter killed: ifup starts it again.
+    {
+        std::vector<std::string> dhcp_interfaces;
+        bool all_dhcp = false;
+        if (auto text = read_file(kDhcpClientsRecord); text) {
+            if (auto killed = parse_killed_clients(*text); killed) {
+                for (const auto& client : *killed) {
+                    if (client.interfaces.empty()) all_dhcp = true;
+                    dhcp_interfaces.insert(dhcp_interfaces.end(), client.interfaces.begin(), client.interfaces.end());
+                }
+            } else {
+                all_dhcp = true;  // unreadable: as if a client served them all, ifup runs for each
+            }
+        }
+        std::vector<std::string> carried;
+        if (auto s = carry_ifupdown_state("/run", run, dhcp_interfaces, all_dhcp, carried); !s)
+            log_warning("carrying ifupdown's state into the root: " + s.error().message() +
+                        "; its ifup -a may fail on interfaces that stayed up");
+        else if (!carried.empty())
+            log_info("return: ifupdown's state carried for " + join(carried, ", ") +
+                     (dhcp_interfaces.empty() ? std::string() : "; not for " + join(dhcp_interfaces, ", ") + " (DHCP)"));
+    }
     // journald's place in the kernel's ring buffer, which the fresh /run
     // would lose, and what it missed since enter, for the import
     // (system/journal_import.hpp).
