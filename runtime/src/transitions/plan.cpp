@@ -168,7 +168,9 @@ std::vector<Step> plan_return(const ReturnInputs& in) {
                  "the init the kernel command line names starts from it (its loader and libraries are there), and its "
                  "fstab mounts / from " + in.device + "; else stop, still DETACHED",
                  "changes nothing"});
-    s.push_back({"give-kernel-filesystems", "bind /dev (with /dev/pts), /proc, /sys into /root; a fresh tmpfs on /root/run",
+    s.push_back({"give-kernel-filesystems",
+                 "bind /dev (with /dev/pts), /proc, /sys into /root; a fresh tmpfs on /root/run, with udev's database "
+                 "and ifupdown's state of the interfaces that stayed up (not those of a DHCP client enter killed)",
                  "unmount them"});
     const std::string init_kind =
         in.init.kind == InitSystem::unknown ? std::string() : " (" + to_string(in.init.kind) + ")";
