@@ -5,9 +5,9 @@
 #pragma once
 
 #include <charconv>
+#include <string>
 #include <string_view>
 #include <system_error>
-#include <string>
 #include <vector>
 
 namespace offroot {

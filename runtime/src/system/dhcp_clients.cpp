@@ -229,6 +229,22 @@ bool runs_already(const KilledClient& killed, const std::vector<DhcpClient>& run
     });
 }
 
+KilledClientInterfaces killed_client_interfaces(const std::string& record_path) {
+    KilledClientInterfaces out;
+    auto text = read_file(record_path);
+    if (!text) return out;
+    auto killed = parse_killed_clients(*text);
+    if (!killed) {
+        out.all = true;
+        return out;
+    }
+    for (const auto& client : *killed) {
+        if (client.interfaces.empty()) out.all = true;
+        out.names.insert(out.names.end(), client.interfaces.begin(), client.interfaces.end());
+    }
+    return out;
+}
+
 Status restart_killed_clients(const std::string& record_path, const std::string& real_root, const std::string& who) {
     const std::string by_hand = "start them through the init if needed (ifdown and ifup the interface)";
     auto text = read_file(record_path);

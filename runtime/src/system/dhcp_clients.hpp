@@ -94,6 +94,15 @@ struct KilledClient {
 // "\n" for a newline.
 std::string serialize_killed_clients(const std::vector<KilledClient>& clients);
 Result<std::vector<KilledClient>> parse_killed_clients(std::string_view text);
+// The interfaces of the clients the record at `record_path` names; `all`
+// when one of them served every interface, or the record does not parse
+// (then which interfaces a killed client held is not known). No record, or
+// none that can be read: none.
+struct KilledClientInterfaces {
+    std::vector<std::string> names;
+    bool all = false;
+};
+KilledClientInterfaces killed_client_interfaces(const std::string& record_path);
 // One per client whose command line could be read (an empty one cannot be
 // started again), and only the first of a family: dhcpcd's proxies are its
 // own children, which it forks again when it starts.

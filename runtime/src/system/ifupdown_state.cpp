@@ -19,16 +19,9 @@ bool is_dhcp(const std::string& iface, const std::vector<std::string>& dhcp_inte
 
 std::string ifstate_without(std::string_view ifstate, const std::vector<std::string>& dhcp_interfaces) {
     std::string out;
-    size_t pos = 0;
-    while (pos < ifstate.size()) {
-        size_t end = ifstate.find('\n', pos);
-        if (end == std::string_view::npos) end = ifstate.size();
-        const std::string line(ifstate.substr(pos, end - pos));
-        pos = end + 1;
-        if (line.empty()) continue;
-        const std::string iface = line.substr(0, line.find('='));
-        if (is_dhcp(iface, dhcp_interfaces)) continue;
-        out += line + "\n";
+    for (const auto line : split_lines(ifstate)) {
+        if (line.empty() || is_dhcp(std::string(line.substr(0, line.find('='))), dhcp_interfaces)) continue;
+        out.append(line).append("\n");
     }
     return out;
 }

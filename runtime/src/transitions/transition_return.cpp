@@ -231,25 +231,14 @@ Status return_to_root(const ReturnOptions& options) {
     // init's ifup -a leaves those alone instead of failing on them. Not the
     // interfaces whose DHCP client enter killed: ifup starts it again.
     {
-        std::vector<std::string> dhcp_interfaces;
-        bool all_dhcp = false;
-        if (auto text = read_file(kDhcpClientsRecord); text) {
-            if (auto killed = parse_killed_clients(*text); killed) {
-                for (const auto& client : *killed) {
-                    if (client.interfaces.empty()) all_dhcp = true;
-                    dhcp_interfaces.insert(dhcp_interfaces.end(), client.interfaces.begin(), client.interfaces.end());
-                }
-            } else {
-                all_dhcp = true;  // unreadable: as if a client served them all, ifup runs for each
-            }
-        }
+        const auto dhcp = killed_client_interfaces(kDhcpClientsRecord);
         std::vector<std::string> carried;
-        if (auto s = carry_ifupdown_state("/run", run, dhcp_interfaces, all_dhcp, carried); !s)
+        if (auto s = carry_ifupdown_state("/run", run, dhcp.names, dhcp.all, carried); !s)
             log_warning("carrying ifupdown's state into the root: " + s.error().message() +
                         "; its ifup -a may fail on interfaces that stayed up");
         else if (!carried.empty())
             log_info("return: ifupdown's state carried for " + join(carried, ", ") +
-                     (dhcp_interfaces.empty() ? std::string() : "; not for " + join(dhcp_interfaces, ", ") + " (DHCP)"));
+                     (dhcp.names.empty() ? std::string() : "; not for " + join(dhcp.names, ", ") + " (DHCP)"));
     }
     // journald's place in the kernel's ring buffer, which the fresh /run
     // would lose, and what it missed since enter, for the import
