@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "system/dhcp_clients.hpp"
+#include "test_support.hpp"
 
 using namespace offroot;
 
@@ -125,4 +126,36 @@ TEST_CASE("dhcpcd's rewritten command line gives back one command that starts it
     CHECK(records[0].interfaces == std::vector<std::string>{"ens3"});
     // Once started again, the family's first is seen as running for ens3.
     CHECK(runs_already(records[0], {family[1]}));
+}
+
+// What return reads to know which interfaces' ifupdown state it must not
+// carry into the fresh /run: those whose DHCP client enter killed.
+TEST_CASE("the interfaces of the killed clients' record, for return", "[dhcp-record]") {
+    test::TempDir dir("offroot-killed");
+    const std::string record = dir / "dhcp-clients";
+
+    auto none = killed_client_interfaces(record);
+    CHECK(none.names.empty());
+    CHECK_FALSE(none.all);
+
+    test::write_text(record, serialize_killed_clients({sample()[0]}));
+    auto one = killed_client_interfaces(record);
+    CHECK(one.names == std::vector<std::string>{"ens3"});
+    CHECK_FALSE(one.all);
+
+    // The dhcpcd of the sample names no interface: it served all of them.
+    test::write_text(record, serialize_killed_clients(sample()));
+    auto every = killed_client_interfaces(record);
+    CHECK(every.names == std::vector<std::string>{"ens3"});
+    CHECK(every.all);
+
+    // Unreadable as a record: which interfaces a killed client held is not known.
+    test::write_text(record, "CLIENT=dhclient\nIFACE=ens3\n");
+    auto malformed = killed_client_interfaces(record);
+    CHECK(malformed.all);
+
+    test::write_text(record, "");
+    auto empty = killed_client_interfaces(record);
+    CHECK(empty.names.empty());
+    CHECK_FALSE(empty.all);
 }
