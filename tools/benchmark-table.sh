@@ -60,27 +60,12 @@ on_signal() {
 trap 'on_signal 130' INT
 trap 'on_signal 143' TERM HUP
 
-# qemu-system processes running (one that exits as it is read is not one).
-qemus() {
-    local p c n=0
-    for p in $(pgrep qemu-system 2>/dev/null); do
-        c=$(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null) || continue
-        [ -z "$c" ] || n=$((n + 1))
-    done
-    echo "$n"
-}
-
 results="$out/rows.txt"
 : > "$results" || die "cannot write $results"
 busy_rows=""
 for row in $rows; do
     IFS=/ read -r suite init variant <<< "$row"
     log="$out/$(tr / - <<< "$row").log"
-    others=$(qemus)
-    [ "${others:-0}" -eq 0 ] || {
-        say "warning: $others other qemu-system process(es) running as row $row starts: its timings are inflated"
-        busy_rows="$busy_rows $row($others)"
-    }
     say "row $row: tests/vm/benchmark.sh $(basename "$deb") $suite $init${variant:+ $variant} (log: $log)"
     t0=$(date +%s)
     # shellcheck disable=SC2086 # no variant: no fourth argument
@@ -94,7 +79,7 @@ for row in $rows; do
     # benchmark.sh counts them as each timed phase begins and ends (its own
     # preparation, a layout builder, is not timed and not counted).
     peak=$(sed -n 's/.* other_qemus=\([0-9]*\).*/\1/p' <<< "$line")
-    if [ "${peak:-0}" -gt 0 ] && [ "${others:-0}" -eq 0 ]; then
+    if [ "${peak:-0}" -gt 0 ]; then
         say "warning: up to $peak other qemu-system process(es) ran during the timed parts of row $row: its timings are inflated"
         busy_rows="$busy_rows $row($peak)"
     fi
@@ -112,7 +97,7 @@ done
 {
     echo "Benchmark run of $run_date, commit \`$commit\`, \`nproc\` $cpus; QEMU TCG guests, ${OFFROOT_VM_SMP:-2} vCPUs, ${OFFROOT_VM_MEM:-1024} MiB (\`tools/benchmark-table.sh\`, one \`tests/vm/benchmark.sh\` run per row, one row at a time; each restart ${OFFROOT_BENCH_CYCLES:-3} times per row, medians shown)."
     if [ -n "$busy_rows" ]; then
-        echo "Other qemu processes ran when these rows started or while they ran (the most seen, in brackets), so their timings are inflated:$busy_rows."
+        echo "Other qemu processes ran while these rows timed something (the most seen, in brackets), so their timings are inflated:$busy_rows."
     fi
     echo
     echo "| suite | init | variant | RAM NORMAL MiB | RAM DETACHED MiB | enter s | services s | offroot s | return s | soft-reboot s | full reboot s | return / soft-reboot | return / reboot | first unit after return s | first unit cold s | udev settle after return s | udev settle cold s | returns s | soft-reboots s | full reboots s |"

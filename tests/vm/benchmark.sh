@@ -62,11 +62,8 @@ die() { printf 'benchmark.sh: %s\n' "$*" >&2; exit 1; }
 # into the row (other_qemus=).
 others_file=$(vm_dir "$name")/other-qemus
 count_others() {
-    local p c n=0 old
-    for p in $(pgrep qemu-system 2>/dev/null); do
-        c=$(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null) || continue
-        case "$c" in ""|*"-name offroot-$name "*) ;; *) n=$((n + 1)) ;; esac
-    done
+    local n old
+    n=$(vm_other_qemus "$name") || return 0
     old=$(cat "$others_file" 2>/dev/null) || old=0
     [ "$n" -le "${old:-0}" ] || echo "$n" > "$others_file"
 }

@@ -557,6 +557,23 @@ _vm_pid() {   # prints the qemu pid of NAME if that qemu is alive
 # vm_is_running NAME — status 0 if NAME's qemu is alive
 vm_is_running() { _vm_check_name "${1:-}" || return 1; _vm_pid "$1" >/dev/null; }
 
+# vm_other_qemus NAME — how many qemu-system processes run besides NAME's
+# own (a process that exits as it is read is not counted): other guests on
+# the host's cores inflate NAME's timings. NAME's qemus are known by its
+# disk, as _vm_pid knows them, so that one still exiting from a reboot is
+# not taken for another guest.
+vm_other_qemus() {
+    local own p c n=0
+    _vm_check_name "${1:-}" || return 1
+    own=$(_vm_drive_arg "$(_vm_dir "$1")")
+    for p in $(pgrep qemu-system 2>/dev/null); do
+        c=$(tr '\0' '\n' < "/proc/$p/cmdline" 2>/dev/null) || continue
+        [ -n "$c" ] || continue
+        grep -qxF -- "$own" <<< "$c" || n=$((n + 1))
+    done
+    printf '%s\n' "$n"
+}
+
 _vm_port_in_use() { ss -Htln 2>/dev/null | awk '{print $4}' | grep -q ":$1\$"; }
 _vm_free_port() {
     local p
