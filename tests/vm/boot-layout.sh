@@ -14,7 +14,8 @@
 #     assembled and free), the layout's job with tools brought into RAM at enter (e2fsck;
 #     lvs, lvreduce --resizefs; xfs_repair -n; btrfs check; cryptsetup status, lvs;
 #     mdadm --detail), return (no failed unit, swap, /boot, /var,
-#     the btrfs subvolume, checksums), then a clean poweroff.
+#     each with the mount options it had, the btrfs subvolume, checksums),
+#     then a clean poweroff.
 #
 #   tests/vm/boot-layout.sh DEB SUITE INIT LAYOUT
 # Every failure is a counted check or an explicit exit: no set -e.
@@ -100,6 +101,14 @@ check "swap is active on $swapdev" swap_is "$swapdev"
 mounted_from() { vm_ssh "$name" 22 "test \"\$(readlink -f \"\$(findmnt -nvo SOURCE --mountpoint $1)\")\" = \"\$(readlink -f $2)\""; }
 for m in $mounts; do
     check "${m%%=*} is mounted from ${m#*=}" mounted_from "${m%%=*}" "${m#*=}"
+done
+# The options each filesystem of the layout is mounted with, as the boot
+# left them (fstab's, rootflags=): return must bring back the same.
+mount_options() { vm_ssh "$name" 22 findmnt -no OPTIONS --mountpoint "$1"; }
+declare -A options_before
+for m in $mounts; do
+    options_before[${m%%=*}]=$(mount_options "${m%%=*}") || options_before[${m%%=*}]="unreadable"
+    echo "    ${m%%=*} options: ${options_before[${m%%=*}]}"
 done
 root_subvol() { test "$(vm_ssh "$name" 22 findmnt -no FSROOT --mountpoint /)" = /@rootfs; }
 [ "$layout" != btrfs ] || check "/ is the btrfs subvolume @rootfs" root_subvol
@@ -240,6 +249,15 @@ fi
 check "after return: swap is active on $swapdev again" swap_is "$swapdev"
 for m in $mounts; do
     check "after return: ${m%%=*} is mounted from ${m#*=}" mounted_from "${m%%=*}" "${m#*=}"
+done
+same_options() {
+    local now
+    now=$(mount_options "$1") || return 1
+    [ "$now" = "$2" ] || { echo "    $1 was mounted with $2 before enter, now with $now"; return 1; }
+}
+for m in $mounts; do
+    check "after return: ${m%%=*} has the mount options it had before enter (${options_before[${m%%=*}]})" \
+        same_options "${m%%=*}" "${options_before[${m%%=*}]}"
 done
 [ "$layout" != btrfs ] || check "after return: / is the btrfs subvolume @rootfs again" root_subvol
 check "after return: every checksum matches" vm_ssh "$name" 22 'sha256sum --quiet -c /root/offroot-layout-sums'
