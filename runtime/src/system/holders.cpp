@@ -127,6 +127,18 @@ void plan_offline_tools(const RealRootView& real_root, bool from_rootfs, CheckRe
 
 }  // namespace
 
+std::vector<std::string> root_filesystem_blockers(const std::string& fs_type, const std::string& source) {
+    if (is_network_or_fuse(fs_type))
+        return {"the root filesystem is " + fs_type + " (" + source +
+                "): it is not on a local disk, and the network that serves it must stay up; "
+                "offroot frees local disks only"};
+    if (fs_type == "zfs")
+        return {"the root filesystem is zfs (" + source +
+                "): its pool cannot be exported while the host runs from it, and offroot does not "
+                "manage zfs; use the pool's own tools (zfs send/receive) or a rescue system"};
+    return {};
+}
+
 Result<CheckReport> run_check(const CheckOptions& options) {
     CheckReport r;
     auto status = read_system_status();
@@ -158,14 +170,7 @@ Result<CheckReport> run_check(const CheckOptions& options) {
         r.root_mount_root = root_mount->root;
     }
     r.root_disk = disk_of(root_dev);
-    if (is_network_or_fuse(r.root_fs_type))
-        r.blockers.push_back("the root filesystem is " + r.root_fs_type + " (" + r.root_source +
-                             "): it is not on a local disk, and the network that serves it must stay up; "
-                             "offroot frees local disks only");
-    if (r.root_fs_type == "zfs")
-        r.blockers.push_back("the root filesystem is zfs (" + r.root_source +
-                             "): its pool cannot be exported while the host runs from it, and offroot does not "
-                             "manage zfs; use the pool's own tools (zfs send/receive) or a rescue system");
+    for (auto& b : root_filesystem_blockers(r.root_fs_type, r.root_source)) r.blockers.push_back(std::move(b));
 
     for (const MountEntry* m : table->unmount_order("/")) {
         if (m == root_mount || m->mount_point == "/") continue;

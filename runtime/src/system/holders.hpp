@@ -91,6 +91,12 @@ struct CheckReport {
 
 Result<CheckReport> run_check(const CheckOptions& options);
 
+// Why a root filesystem of this type (mountinfo's, with its source) cannot
+// be freed by offroot: on the network or FUSE (what serves it must stay
+// up), or zfs (its pool cannot be exported under the running host). None
+// for a local disk's filesystem.
+std::vector<std::string> root_filesystem_blockers(const std::string& fs_type, const std::string& source);
+
 std::string format_check_human(const CheckReport& report);
 std::string format_check_json(const CheckReport& report);
 
