@@ -1,5 +1,7 @@
 #include "catch.hpp"
 
+#include <sys/syscall.h>
+
 #include "kernel/processes.hpp"
 
 using namespace offroot;
@@ -40,4 +42,36 @@ TEST_CASE("a storage daemon says what it serves", "[processes]") {
     CHECK_FALSE(storage_daemon_role(daemon_process(500, "sshd", {"/usr/sbin/sshd"})));
     // An empty argv[0] (a process that cleared it) is no mark.
     CHECK_FALSE(storage_daemon_role(daemon_process(501, "x", {""})));
+}
+
+// /proc/<pid>/syscall as the kernel writes it: the call's number and its
+// arguments, "running" on a CPU, -1 blocked outside a call.
+TEST_CASE("the system call a process is in, from /proc/PID/syscall", "[processes]") {
+    CHECK(parse_proc_syscall("313 0x3 0x55d0c0a7a5e0 0x0 0x7ffd 0x0 0x0 0x7ffd9c0 0x7f3a21b1\n") == 313);
+    CHECK(parse_proc_syscall("-1 0x7ffe5b2c6a48 0x7f4d3c9e1b27\n") == -1);
+    CHECK_FALSE(parse_proc_syscall("running\n"));
+    CHECK_FALSE(parse_proc_syscall(""));
+    CHECK_FALSE(parse_proc_syscall("31x 0x1"));
+}
+
+TEST_CASE("a module loader is waited for, not killed: by name, or inside (f)init_module", "[processes][stop]") {
+    auto stat = [](const std::string& comm) {
+        ProcessStat s;
+        s.pid = 700;
+        s.comm = comm;
+        return s;
+    };
+    // The kernel's request_module runs modprobe; it may not be in the call yet.
+    CHECK(is_module_loader(stat("modprobe"), std::nullopt));
+    CHECK(is_module_loader(stat("insmod"), 0));
+    CHECK(is_module_loader(stat("kmod"), -1));
+    // udev's workers load modules through libkmod, in-process.
+    CHECK(is_module_loader(stat("(udev-worker)"), SYS_finit_module));
+    CHECK(is_module_loader(stat("systemd-udevd"), SYS_init_module));
+#ifdef __x86_64__
+    CHECK(is_module_loader(stat("(udev-worker)"), 313));
+#endif
+    CHECK_FALSE(is_module_loader(stat("(udev-worker)"), 0));
+    CHECK_FALSE(is_module_loader(stat("systemd-networkd"), std::nullopt));
+    CHECK_FALSE(is_module_loader(stat("modprobe.sh"), 61));
 }

@@ -1,6 +1,7 @@
 #include "kernel/processes.hpp"
 
 #include <fcntl.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 
 #include <algorithm>
@@ -376,6 +377,26 @@ std::vector<pid_t> select_processes_to_stop(const std::vector<Process>& processe
         out.push_back(pid);
     }
     return out;
+}
+
+std::optional<long> parse_proc_syscall(std::string_view text) {
+    std::string_view rest = text;
+    const std::string_view first = next_field(rest, " \n");
+    long number = 0;
+    if (!parse_number(first, number)) return std::nullopt;
+    return number;
+}
+
+std::optional<long> current_syscall(pid_t pid) {
+    auto text = read_file("/proc/" + std::to_string(pid) + "/syscall");
+    if (!text) return std::nullopt;
+    return parse_proc_syscall(*text);
+}
+
+bool is_module_loader(const ProcessStat& stat, std::optional<long> syscall) {
+    for (const char* loader : {"modprobe", "insmod", "kmod"})
+        if (stat.comm == loader) return true;
+    return syscall && (*syscall == SYS_finit_module || *syscall == SYS_init_module);
 }
 
 }  // namespace offroot

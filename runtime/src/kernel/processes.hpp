@@ -112,4 +112,20 @@ std::optional<std::string> storage_daemon_role(const Process& process);
 std::vector<pid_t> select_processes_to_stop(const std::vector<Process>& processes,
                                             const std::vector<pid_t>& spared, pid_t self);
 
+// The system call a process is in, from /proc/<pid>/syscall: its first
+// field. Nothing for "running" (on a CPU, not in a call) or what does not
+// parse; -1 for a process blocked outside any call.
+std::optional<long> parse_proc_syscall(std::string_view text);
+// Read for `pid` (root may read any process's); nothing when it cannot be.
+std::optional<long> current_syscall(pid_t pid);
+
+// A process loading a kernel module: modprobe, insmod or kmod by name (it
+// may be about to), or any inside init_module(2) or finit_module(2). A
+// fatal signal there fails the module's init half-way, and not every
+// module's error path is sound: cfg80211's on Linux 6.12, interrupted so
+// ("Failed to create a rescuer kthread for wq \"cfg80211\": -EINTR"), left a
+// timer in its freed memory, and the kernel panicked moments later. So
+// enter waits for a loader to finish instead of signalling it.
+bool is_module_loader(const ProcessStat& stat, std::optional<long> syscall);
+
 }  // namespace offroot

@@ -120,7 +120,7 @@ std::vector<Step> plan_enter(const EnterInputs& in) {
         s.push_back(std::move(step));
     s.push_back({"kill-leftovers",
                  "SIGTERM what still runs from the disk, wait up to 10 s, SIGKILL; never the emergency environment "
-                 "or kernel threads",
+                 "or kernel threads; a module load (modprobe, finit_module) is waited for, never signalled",
                  "none of its own: the real init starts the services again when it boots (the undo of reexec-pid1, "
                  "or return)"});
     s.push_back({"restore-network",

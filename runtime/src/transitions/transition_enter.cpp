@@ -364,19 +364,45 @@ Status enter_detached(const EnterOptions& options) {
     } else {
         spared = (*env)->processes;
     }
-    auto victims = select_processes_to_stop(*processes, spared, ::getpid());
+    // A module load is waited for, never signalled (kernel/processes.hpp,
+    // is_module_loader): killing one in the middle crashed a guest's kernel.
+    std::vector<pid_t> victims, loaders;
+    for (pid_t pid : select_processes_to_stop(*processes, spared, ::getpid())) {
+        const auto p = std::find_if(processes->begin(), processes->end(),
+                                    [pid](const Process& q) { return q.stat.pid == pid; });
+        if (p != processes->end() && is_module_loader(p->stat, current_syscall(pid))) {
+            loaders.push_back(pid);
+            log_info("enter: waiting for " + p->stat.comm + " (pid " + std::to_string(pid) +
+                     ") to finish loading a kernel module, unsignalled");
+        } else {
+            victims.push_back(pid);
+        }
+    }
     if (auto s = kill_network_daemons(*processes, victims); !s) return s;
-    for (pid_t pid : victims) ::kill(pid, SIGTERM);
+    for (pid_t pid : victims)
+        if (::kill(pid, SIGTERM) != 0 && errno != ESRCH) return sys_error("kill(" + std::to_string(pid) + ", SIGTERM)");
     const double kill_deadline = monotonic_seconds() + options.kill_grace_seconds;
-    auto remaining = [&]() {
+    auto alive_of = [](const std::vector<pid_t>& pids) {
         std::vector<pid_t> left;
-        for (pid_t pid : victims)
+        for (pid_t pid : pids)
             if (alive(pid)) left.push_back(pid);
         return left;
     };
+    auto remaining = [&]() { return alive_of(victims); };
     // Most are gone within milliseconds of SIGTERM: a fine tick.
-    while (!remaining().empty() && monotonic_seconds() < kill_deadline)
+    while ((!remaining().empty() || !alive_of(loaders).empty()) && monotonic_seconds() < kill_deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (auto loading = alive_of(loaders); !loading.empty()) {
+        std::string names;
+        for (pid_t pid : loading) {
+            auto comm = read_file("/proc/" + std::to_string(pid) + "/comm");
+            names += " " + std::to_string(pid) + " (" + (comm ? comm->substr(0, comm->find('\n')) : "?") + ")";
+        }
+        return plain_error("a kernel module was still loading " + format_duration(options.kill_grace_seconds) +
+                               " after the services stopped:" + names +
+                               "; not killed, since a module load cut short by a signal can crash the kernel",
+                           "run offroot enter again once it is done (lsmod, dmesg)");
+    }
     auto stubborn = remaining();
     // Named: a service that ignores SIGTERM costs every enter the whole
     // grace period, and its stop logic is what to fix.
