@@ -142,3 +142,21 @@ TEST_CASE("every root switch plans the four enter steps and two return steps the
         CHECK(sw.enter_steps({"/sbin/init"}, "/usr/lib/offroot/offroot-init", "x")[2].name == "reexec-pid1");
     }
 }
+
+// offroot-detached.target wants the network's units that run, no other:
+// a Wants= of a disabled networkd started it at enter on an ifupdown host.
+TEST_CASE("the detached target keeps the network's running units, and starts none", "[services]") {
+    const std::vector<std::string> units = {"systemd-networkd.service", "systemd-resolved.service",
+                                            "networking.service", "NetworkManager.service"};
+    // systemctl is-active: one state per unit, in order
+    CHECK(active_units(units, "inactive\ninactive\nactive\ninactive\n") == std::vector<std::string>{"networking.service"});
+    CHECK(active_units(units, "active\nreloading\nfailed\nactivating\n") ==
+          std::vector<std::string>{"systemd-networkd.service", "systemd-resolved.service", "NetworkManager.service"});
+    CHECK(active_units(units, "inactive\ninactive\ninactive\ninactive\n").empty());
+    CHECK(active_units(units, "").empty());  // nothing said: nothing kept
+
+    const auto dropin = detached_target_dropin({"networking.service"});
+    CHECK(dropin.find("[Unit]\nWants=networking.service\n") != std::string::npos);
+    CHECK(dropin.find("systemd-networkd") == std::string::npos);
+    CHECK(detached_target_dropin({}).find("Wants=") == std::string::npos);
+}

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <iterator>
 #include <string_view>
 #include <thread>
 
@@ -108,13 +111,56 @@ Status wait_for_systemd_jobs(const std::string& real_root, double seconds) {
 
 }  // namespace
 
+std::vector<std::string> active_units(const std::vector<std::string>& units, const std::string& is_active_output) {
+    std::vector<std::string> out;
+    const auto states = split_lines(is_active_output);
+    for (size_t i = 0; i < units.size() && i < states.size(); ++i)
+        // Running, also while it reloads or has not finished starting.
+        if (states[i] == "active" || states[i] == "reloading" || states[i] == "activating") out.push_back(units[i]);
+    return out;
+}
+
+std::string detached_target_dropin(const std::vector<std::string>& units) {
+    std::string text =
+        "# Written by offroot enter: the network's units that ran when it began, kept\n"
+        "# running through the isolate of offroot-detached.target.\n[Unit]\n";
+    for (const auto& u : units) text += "Wants=" + u + "\n";
+    return text;
+}
+
+namespace {
+
+// Only the network's units that run now are wanted (services.hpp).
+Result<std::string> keep_running_network_units(const std::string& real_root) {
+    std::vector<std::string> units(std::begin(kNetworkUnits), std::end(kNetworkUnits));
+    std::vector<std::string> argv = {"systemctl", "is-active"};
+    argv.insert(argv.end(), units.begin(), units.end());
+    // Its exit status is not 0 as soon as one of them does not run.
+    auto states = run_command(Command{argv, real_root, 30});
+    if (!states) return states.error();
+    const auto kept = active_units(units, states->output);
+    if (auto s = make_dir(path_join(real_root, kDetachedTargetDropinDir), 0755); !s) return s.error();
+    if (auto s = write_file(path_join(real_root, kDetachedTargetDropin), detached_target_dropin(kept),
+                            O_CREAT | O_TRUNC, 0644);
+        !s)
+        return s.error();
+    auto reload = run_checked(Command{{"systemctl", "daemon-reload"}, real_root, 120});
+    if (!reload) return reload;
+    log_info("enter: the network's units kept running:" + (kept.empty() ? std::string(" none") : " " + join(kept, " ")));
+    return *reload;
+}
+
+}  // namespace
+
 Result<std::string> stop_services(const InitInfo& init, const std::string& real_root) {
     switch (init.kind) {
         case InitSystem::systemd: {
+            auto kept = keep_running_network_units(real_root);
+            if (!kept) return kept;
             auto log = run_checked(Command{{"systemctl", "isolate", kDetachedTarget}, real_root, 300});
             if (!log) return log;
             if (auto s = wait_for_systemd_jobs(real_root, 300); !s) return s.error();
-            return log;
+            return *kept + *log;
         }
         case InitSystem::sysvinit: {
             auto names = list_dir(path_join(real_root, "etc/rc0.d"));
@@ -135,7 +181,14 @@ Result<std::string> stop_services(const InitInfo& init, const std::string& real_
 
 Result<std::string> start_services(const InitInfo& init, const std::string& real_root) {
     switch (init.kind) {
-        case InitSystem::systemd: return run_checked(Command{{"systemctl", "isolate", "default.target"}, real_root, 300});
+        case InitSystem::systemd: {
+            // The drop-in goes with the isolate it was for; systemd reads
+            // its absence at its next reload.
+            const std::string dropin = path_join(real_root, kDetachedTargetDropin);
+            if (::unlink(dropin.c_str()) != 0 && errno != ENOENT)
+                log_warning("removing " + quoted(dropin) + ": " + std::string(std::strerror(errno)));
+            return run_checked(Command{{"systemctl", "isolate", "default.target"}, real_root, 300});
+        }
         case InitSystem::sysvinit: {
             auto level = run_command(Command{{"runlevel"}, real_root, 10});
             std::string runlevel = "2";

@@ -15,6 +15,20 @@ namespace offroot {
 // units; isolating it stops every other service, socket and timer. Mounts,
 // swaps and scopes are left alone by isolate (IgnoreOnIsolate).
 inline constexpr const char* kDetachedTarget = "offroot-detached.target";
+// The network's units it keeps, those of them that run: a Wants= of one
+// that does not run would start it (a disabled networkd on an ifupdown
+// host was started so, by enter). So the target ships without them, and
+// enter wants the running ones in a drop-in under /run
+// (kDetachedTargetDropin, relative to the root) before isolating.
+inline constexpr const char* kNetworkUnits[] = {"systemd-networkd.service", "systemd-resolved.service",
+                                                "networking.service", "NetworkManager.service"};
+inline constexpr const char* kDetachedTargetDropinDir = "run/systemd/system/offroot-detached.target.d";
+inline constexpr const char* kDetachedTargetDropin = "run/systemd/system/offroot-detached.target.d/50-network.conf";
+// The units `systemctl is-active UNIT...` printed "active" for (one line
+// per unit, in order).
+std::vector<std::string> active_units(const std::vector<std::string>& units, const std::string& is_active_output);
+// The drop-in that makes the target want `units`.
+std::string detached_target_dropin(const std::vector<std::string>& units);
 
 // sysvinit: stop scripts of /etc/rc0.d that must not run: the network and
 // what would kill everything or unmount the disk under us.
