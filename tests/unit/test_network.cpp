@@ -164,6 +164,22 @@ TEST_CASE("addresses: local, prefix, lifetimes; IPv6 keyed without IFA_LOCAL", "
     CHECK(a->key() != b->key());
 }
 
+TEST_CASE("an address given back keeps its origin (IFA_PROTO), so that a SLAAC address stays kernel_ra", "[network]") {
+    NlMessage m = address_message(AF_INET6, 2, "fec0::5054:ff:fe12:3456", 64, 86400, 14400);
+    const uint8_t kernel_ra = 2;  // IFAPROT_KERNEL_RA
+    m.set(11, std::string(1, static_cast<char>(kernel_ra)));  // IFA_PROTO
+    auto a = parse_address(m);
+    REQUIRE(a);
+    const NlMessage request = address_request(*a, kForever, kForever, NLM_F_REPLACE);
+    const auto* proto = request.find(11);
+    REQUIRE(proto != nullptr);
+    CHECK(proto->data == std::string(1, static_cast<char>(kernel_ra)));
+    // One without an origin gets none.
+    auto plain = parse_address(address_message(AF_INET, 2, "10.0.2.15", 24, kForever, kForever));
+    REQUIRE(plain);
+    CHECK(address_request(*plain, kForever, kForever, NLM_F_REPLACE).find(11) == nullptr);
+}
+
 TEST_CASE("routes: the onlink default, tables above 255, expiry in ticks", "[network]") {
     auto r = parse_route(route_message(AF_INET, RT_TABLE_MAIN, nullptr, 0, "203.0.113.1", 2, RTPROT_BOOT, RTNH_F_ONLINK));
     REQUIRE(r.ok());

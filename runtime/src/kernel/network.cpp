@@ -19,6 +19,13 @@
 #include "base/files.hpp"
 #include "base/text.hpp"
 
+// IFA_PROTO (Linux 6.1): where an address came from. By number, for
+// headers older than the kernels it runs on.
+#ifdef IFA_PROTO
+static_assert(IFA_PROTO == 11);
+#endif
+constexpr uint16_t kIfaProto = 11;
+
 namespace offroot {
 namespace {
 
@@ -289,7 +296,8 @@ bool is_privacy_address(const NetAddress& a) { return a.family == AF_INET6 && (a
 // addresses.
 bool follows_an_address(const NetRoute& r) { return r.protocol == RTPROT_KERNEL; }
 
-// An address as RTM_NEWADDR wants it, with the given lifetimes.
+}  // namespace
+
 NlMessage address_request(const NetAddress& a, uint32_t valid, uint32_t preferred, uint16_t flags) {
     NlMessage m;
     m.type = RTM_NEWADDR;
@@ -298,7 +306,7 @@ NlMessage address_request(const NetAddress& a, uint32_t valid, uint32_t preferre
     h.ifa_flags = static_cast<uint8_t>(a.flags & kSettableAddressFlags & 0xff);
     m.header = bytes_of(h);
     for (uint16_t t : {uint16_t(IFA_ADDRESS), uint16_t(IFA_LOCAL), uint16_t(IFA_BROADCAST), uint16_t(IFA_LABEL),
-                       uint16_t(IFA_RT_PRIORITY)})
+                       uint16_t(IFA_RT_PRIORITY), uint16_t(kIfaProto)})
         if (const auto* attr = a.message.find(t)) m.attributes.push_back(*attr);
     m.set(IFA_FLAGS, bytes_of(static_cast<uint32_t>(a.flags & kSettableAddressFlags)));
     struct ifa_cacheinfo ci {};
@@ -307,8 +315,6 @@ NlMessage address_request(const NetAddress& a, uint32_t valid, uint32_t preferre
     m.set(IFA_CACHEINFO, bytes_of(ci));
     return m;
 }
-
-}  // namespace
 
 NlMessage route_request(const NetRoute& r, uint32_t expires, uint16_t flags) {
     NlMessage m = r.message;

@@ -107,6 +107,11 @@ std::string prefix_text(int family, const std::string& address, int prefix);
 // A dumped route as RTM_NEWROUTE takes it back, with `expires` seconds
 // (0: none) and the netlink `flags` (NLM_F_CREATE, _REPLACE, _EXCL).
 NlMessage route_request(const NetRoute& r, uint32_t expires, uint16_t flags);
+// A dumped address as RTM_NEWADDR takes it back, with the given lifetimes
+// and netlink `flags`. It keeps the address's origin (IFA_PROTO: kernel_ra
+// for SLAAC, kernel_ll, ...): a replace without it makes it 0, and the
+// address no longer reads as the kernel's own after return.
+NlMessage address_request(const NetAddress& a, uint32_t valid, uint32_t preferred, uint16_t flags);
 
 // What enter writes to RAM and return reads back.
 std::string serialize(const NetworkSnapshot& snapshot);
