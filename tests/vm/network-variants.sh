@@ -22,6 +22,16 @@
 #    scope site): networkd's default .network takes them itself (the
 #    kernel's accept_ra is 0 there); ifupdown gets `iface ens3 inet6 auto`
 #    (the kernel's SLAAC).
+#  networkmanager (systemd guests): network-manager from the mirror, its
+#    internal DHCP client, a keyfile profile for ens3 (IPv4 DHCP, IPv6 auto:
+#    NM's defaults for a wired profile), systemd-networkd disabled and its
+#    .network file gone, ens3 not in /etc/network/interfaces (NM's ifupdown
+#    plugin leaves it to the keyfile). The DHCP client is NM itself: enter
+#    SIGKILLs NetworkManager (kill-leftovers), no release, no flush; while
+#    DETACHED no NM and no DHCP client runs, the lease's address held with
+#    an infinite lifetime; after return NM has ens3 connected again (its
+#    profile, not "connected (externally)"), renews the lease itself (its
+#    journal) and the address's lifetime is finite again.
 # Before enter the addresses, routes (all tables) and rules of both
 # families are recorded (iproute2, port 22; lifetimes and expiry counters
 # normalised away). While DETACHED (busybox's ip and ping over 1022):
@@ -33,6 +43,7 @@
 #
 #   tests/vm/network-variants.sh DEB SUITE INIT VARIANT
 # Every failure is a counted check or an explicit exit: no set -e.
+# shellcheck source-path=SCRIPTDIR # the files sourced below, from any directory
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -40,7 +51,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/checks.sh"
 . "$here/guest-workload.sh"
 
-usage="usage: network-variants.sh DEB SUITE INIT ifupdown-dhclient|static-onlink|ipv6"
+usage="usage: network-variants.sh DEB SUITE INIT ifupdown-dhclient|static-onlink|ipv6|networkmanager"
 deb=${1:?$usage}
 suite=${2:?$usage}
 init=${3:?$usage}
@@ -55,9 +66,13 @@ trap 'kill "$session" 2>/dev/null; vm_cleanup; summary' EXIT
 [ "$(id -u)" = 0 ] || { fail "must run as root"; exit 1; }
 [ -f "$deb" ] || { fail "no package $deb"; exit 1; }
 case "$init/$variant" in
-systemd/ifupdown-dhclient | systemd/static-onlink | sysvinit/static-onlink | systemd/ipv6 | sysvinit/ipv6) ;;
+systemd/ifupdown-dhclient | systemd/static-onlink | sysvinit/static-onlink | systemd/ipv6 | sysvinit/ipv6 | \
+    systemd/networkmanager) ;;
 sysvinit/ifupdown-dhclient)
     fail "ifupdown-dhclient is the set-up of a systemd host (a sysvinit guest has ifupdown and its DHCP client already: cycle.sh)"
+    exit 1 ;;
+sysvinit/networkmanager)
+    fail "networkmanager is tested on systemd guests only"
     exit 1 ;;
 *) fail "unknown INIT/VARIANT $init/$variant ($usage)"; exit 1 ;;
 esac
@@ -71,18 +86,24 @@ dir=$(vm_dir "$name")
 interfaces_head='auto lo
 iface lo inet loopback
 '
+# in_mirror PACKAGE WHY: a pass naming the mirror's candidate of PACKAGE
+# for the image's suite, or a fail saying WHY it matters.
+in_mirror() {
+    local policy candidate
+    policy=$(vm_image_run "$name" "apt-get update -q >/dev/null 2>&1; apt-cache policy $1" 2>&1)
+    printf '%s\n' "$policy" | sed 's/^/    /'
+    candidate=$(awk -v p="$1:" '$1 == p {f = 1} f && /Candidate:/ {print $2; exit}' <<< "$policy")
+    if [ -z "$candidate" ] || [ "$candidate" = "(none)" ]; then
+        fail "$suite has no $1 in the mirror: $2"
+        return 1
+    fi
+    pass "$suite has $1 $candidate"
+}
 case "$init/$variant" in
 systemd/ifupdown-dhclient)
     # Is there an isc-dhcp-client in SUITE at all (the sysvinit images take
     # dhcpcd-base from trixie on)? Asked of the mirror, said either way.
-    policy=$(vm_image_run "$name" "apt-get update -q >/dev/null 2>&1; apt-cache policy isc-dhcp-client ifupdown" 2>&1)
-    echo "$policy" | sed 's/^/    /'
-    candidate=$(awk '/^isc-dhcp-client:/ {p = 1} p && /Candidate:/ {print $2; exit}' <<< "$policy")
-    if [ -z "$candidate" ] || [ "$candidate" = "(none)" ]; then
-        fail "$suite has no isc-dhcp-client in the mirror: the installer's ifupdown + dhclient set-up cannot be built on $suite"
-        exit 1
-    fi
-    pass "$suite has isc-dhcp-client $candidate"
+    in_mirror isc-dhcp-client "the installer's ifupdown + dhclient set-up cannot be built on $suite" || exit 1
     setup="set -e
         apt-get -y -q install ifupdown isc-dhcp-client
         command -v dhclient ifup
@@ -91,6 +112,33 @@ iface ens3 inet dhcp' > /etc/network/interfaces
         rm -f /etc/systemd/network/50-offroot-dhcp.network
         systemctl disable systemd-networkd.service systemd-networkd.socket systemd-networkd-wait-online.service 2>&1
         ! systemctl is-enabled --quiet systemd-networkd.service" ;;
+systemd/networkmanager)
+    in_mirror network-manager "the NetworkManager set-up cannot be built on $suite" || exit 1
+    # Without the recommends: ModemManager, wpa_supplicant and ppp hold
+    # nothing of a wired ens3 and would only lengthen every boot under TCG.
+    # dhcp=internal said although it is NM's default: no dhclient is
+    # installed, and a lease held by NM itself is what the variant is about.
+    # The profile is a keyfile (nmcli needs a running NM), 0600 or NM
+    # ignores it; its ipv4/ipv6 methods are those NM gives a new wired
+    # profile. /etc/network/interfaces as the installer leaves it beside NM:
+    # lo only, so the ifupdown plugin (managed=false) claims no ens3.
+    setup="set -e
+        apt-get -y -q install --no-install-recommends network-manager
+        command -v NetworkManager nmcli
+        if command -v dhclient || command -v dhcpcd; then echo 'a DHCP client besides NM'; exit 1; fi
+        mkdir -p /etc/NetworkManager/conf.d /etc/NetworkManager/system-connections /etc/network
+        printf '%s\n' '[main]' 'dhcp=internal' > /etc/NetworkManager/conf.d/50-offroot-dhcp.conf
+        uuid=\$(cat /proc/sys/kernel/random/uuid)
+        printf '%s\n' '[connection]' 'id=ens3' \"uuid=\$uuid\" 'type=ethernet' 'interface-name=ens3' 'autoconnect=true' \
+            '' '[ipv4]' 'method=auto' '' '[ipv6]' 'method=auto' > /etc/NetworkManager/system-connections/ens3.nmconnection
+        chmod 600 /etc/NetworkManager/system-connections/ens3.nmconnection
+        printf '%s' '${interfaces_head}' > /etc/network/interfaces
+        rm -f /etc/systemd/network/50-offroot-dhcp.network
+        systemctl disable systemd-networkd.service systemd-networkd.socket systemd-networkd-wait-online.service 2>&1
+        if systemctl is-enabled --quiet systemd-networkd.service; then echo 'networkd still enabled'; exit 1; fi
+        tail -n +1 /etc/NetworkManager/NetworkManager.conf /etc/NetworkManager/conf.d/*.conf \
+            /etc/NetworkManager/system-connections/ens3.nmconnection /etc/network/interfaces || true
+        systemctl is-enabled NetworkManager.service" ;;
 systemd/static-onlink)
     setup="set -e
         rm -f /etc/systemd/network/50-offroot-dhcp.network
@@ -166,7 +214,7 @@ variant_there() {   # PORT
         # networkd (trixie's 257) puts its RA default route through a nexthop
         # object: `default nhid N via fe80::2 dev ens3 proto ra`.
         grep -q 'inet6 fec0:' <<< "$a" && grep -qE '^default (nhid [0-9]+ )?via [0-9a-f:]+ dev ens3' <<< "$r" ;;
-    ifupdown-dhclient)
+    ifupdown-dhclient | networkmanager)
         a=$(vm_ssh "$name" "$p" "ip -4 addr show dev ens3") || return 1
         r=$(vm_ssh "$name" "$p" "ip -4 route show") || return 1
         # No default route: with restrict=on (the harness's default) QEMU's
@@ -182,6 +230,7 @@ variant_label() {
     static-onlink) echo "10.0.2.15/32 on ens3 and its default route via 10.0.2.2 onlink" ;;
     ipv6) echo "a fec0::/64 address on ens3 and the IPv6 default route from RA" ;;
     ifupdown-dhclient) echo "dhclient's 10.0.2.15/24 on ens3 and its subnet's route (no router option from QEMU's DHCP with restrict=on)" ;;
+    networkmanager) echo "NetworkManager's 10.0.2.15/24 on ens3 and its subnet's route (no router option from QEMU's DHCP with restrict=on)" ;;
     esac
 }
 # The init's network configuration in charge of ens3.
@@ -190,6 +239,11 @@ init_in_charge() {
     case "$init/$variant" in
     systemd/ifupdown-dhclient)
         vm_ssh "$name" 22 "ifquery --state ens3 | grep -q '^ens3=' && pgrep -a dhclient | grep -w ens3" ;;
+    systemd/networkmanager)
+        # Exactly "connected": a device NM only found configured, with no
+        # profile of its own matching, is "connected (externally)", and NM
+        # renews nothing there.
+        vm_ssh "$name" 22 "nmcli -t -f DEVICE,STATE device | grep -x 'ens3:connected'" ;;
     systemd/*)
         vm_ssh "$name" 22 "networkctl status ens3 --no-pager | grep -E 'State: routable \\(configured'" ;;
     sysvinit/static-onlink)
@@ -201,10 +255,39 @@ init_in_charge() {
 init_label() {
     case "$init/$variant" in
     systemd/ifupdown-dhclient) echo "ifupdown has ens3 up (ifquery --state) and a dhclient runs for ens3" ;;
+    systemd/networkmanager) echo "nmcli: ens3 connected (NetworkManager's profile, not externally)" ;;
     systemd/*) echo "networkctl: ens3 routable (configured)" ;;
     sysvinit/static-onlink) echo "ifupdown has ens3 up (ifquery --state)" ;;
     sysvinit/ipv6) echo "ifupdown has ens3 up (ifquery --state) and its DHCP client runs" ;;
     esac
+}
+# The valid_lft of 10.0.2.15 on ens3, "86391sec" or "forever" (either ip).
+dhcp_lifetime() {   # PORT
+    vm_ssh "$name" "$1" "ip -4 addr show dev ens3" |
+        awk '/inet 10\.0\.2\.15\// {f = 1; next} f && /valid_lft/ {print $2; exit}'
+}
+finite() { [[ "$1" =~ ^[0-9]+sec$ ]]; }
+# NetworkManager's DHCP lease for 10.0.2.15 (its DHCP4 options, port 22).
+nm_lease() { vm_ssh "$name" 22 "nmcli -t -f DHCP4 device show ens3" | grep -qE 'ip_address ?= ?10\.0\.2\.15$'; }
+# NetworkManager's journal since GUEST_RETURN_TIME (the guest's clock just
+# before offroot return), and in it a DHCP lease for 10.0.2.15 (1.42, 1.52:
+# "dhcp4 (ens3): state changed new lease, address=10.0.2.15").
+guest_return_time=0
+nm_journal() {
+    vm_ssh "$name" 22 "journalctl -u NetworkManager.service --since @$guest_return_time --no-pager --no-hostname -o short-precise"
+}
+nm_renewed() { nm_journal | grep -qE 'dhcp4 \(ens3\).*(new lease|bound).*10\.0\.2\.15'; }
+# No NetworkManager (nor its nm-* helpers) and no DHCP client runs: each
+# process's comm, by the shell's own read (the emergency environment's
+# busybox may have no pgrep); what runs is printed.
+# shellcheck disable=SC2016 # expanded by the guest's shell
+comm_cmd='for f in /proc/[0-9]*/comm; do read -r c < "$f" && echo "${f%/comm} $c"; done 2>/dev/null; true'
+no_nm_or_dhcp_process() {   # PORT
+    local l m
+    l=$(vm_ssh "$name" "$1" "$comm_cmd") && [ -n "$l" ] || return 1
+    m=$(grep -E ' (NetworkManager|nm-[^ ]*|dhclient|dhcpcd|systemd-network)$' <<< "$l") || return 0
+    printf '%s\n' "$m" | sed 's/^/    running: /'
+    return 1
 }
 # Every address of ens3 with an infinite lifetime (busybox's ip, 1022).
 ens3_lifetimes_forever() {
@@ -234,16 +317,32 @@ static-onlink)
     check "before enter: ens3's only IPv4 address is 10.0.2.15/32" \
         test "$(vm_ssh "$name" 22 "ip -4 -o addr show dev ens3" | awk '{print $4}' | xargs)" = 10.0.2.15/32
     main4=$(vm_ssh "$name" 22 "ip -4 route show table main")
-    echo "$main4" | sed 's/^/    main: /'
+    printf '%s\n' "$main4" | sed 's/^/    main: /'
     check "before enter: the main table's only IPv4 route is the onlink default (no /24)" \
         test "$(grep -c . <<< "$main4")" = 1
     check "before enter: no IPv6 on ens3" test -z "$(vm_ssh "$name" 22 "ip -6 addr show dev ens3")" ;;
 ipv6)
     ra=$(vm_ssh "$name" 22 "cat /proc/sys/net/ipv6/conf/ens3/accept_ra; ip -6 route show default")
-    echo "$ra" | sed 's/^/    accept_ra, RA default route: /' ;;
+    printf '%s\n' "$ra" | sed 's/^/    accept_ra, RA default route: /' ;;
 ifupdown-dhclient)
     check "before enter: systemd-networkd does not run" vm_ssh "$name" 22 "! systemctl is-active --quiet systemd-networkd.service"
     vm_ssh "$name" 22 "pgrep -a dhclient" | sed 's/^/    /' ;;
+networkmanager)
+    check "before enter: systemd-networkd does not run" vm_ssh "$name" 22 "! systemctl is-active --quiet systemd-networkd.service"
+    vm_ssh "$name" 22 "nmcli -t -f DEVICE,TYPE,STATE,CONNECTION device; nmcli -t -f DHCP4 device show ens3" | sed 's/^/    /'
+    check "before enter: NetworkManager's DHCP holds the lease of 10.0.2.15 (nmcli's DHCP4 options)" nm_lease
+    lft=$(dhcp_lifetime 22)
+    check "before enter: 10.0.2.15/24 has the lease's finite lifetime (valid_lft ${lft:-none})" finite "$lft"
+    # NM's own client (dhcp=internal): nothing else to SIGKILL at
+    # hold-dhcp-leases, the lease held by the NetworkManager process.
+    check "before enter: no dhclient or dhcpcd runs (NM's internal DHCP client)" \
+        vm_ssh "$name" 22 "! pgrep -a 'dhclient|dhcpcd'"
+    # NM processes QEMU's RAs itself (the kernel's accept_ra 0): an IPv6
+    # default route of proto ra, whose expiry DETACHED looks at as ipv6's
+    # (when there is one: the IPv6 of this variant is NM's default only).
+    ra=$(vm_ssh "$name" 22 "cat /proc/sys/net/ipv6/conf/ens3/accept_ra; ip -6 route show default")
+    printf '%s\n' "$ra" | sed 's/^/    accept_ra, RA default route: /'
+    grep -q 'dev ens3' <<< "$ra" || echo "# before enter: no IPv6 default route on ens3 (no RA taken by NM): its expiry is not looked at" ;;
 esac
 check "before enter: the gateway answers ping$([ "$variant" = ipv6 ] && echo ", fec0::2 too")" gateway_answers 22
 
@@ -256,11 +355,14 @@ check "the network before enter recorded ($(grep -c . "$dir/before.state") lines
 hold_session "$name" "$dir/session.out" || { fail "the 1022 session"; exit 1; }
 
 out=$(OFFROOT_VM_SSH_TIMEOUT=600 vm_ssh "$name" 1022 offroot enter 2>&1) && rc=0 || rc=$?
-echo "$out" | sed 's/^/    /'
+printf '%s\n' "$out" | sed 's/^/    /'
 check "offroot enter" test "$rc" = 0 || exit 1
 enter_line=$(grep 'DETACHED:' <<< "$out" || true)
 check "enter checked the route to the admin's address" grep -q "route to the admin's" <<< "$out"
 [ "$variant" = ifupdown-dhclient ] && check "enter SIGKILLed dhclient (no release)" grep -q 'SIGKILLed dhclient' <<< "$out"
+# NM's DHCP is in NM: it outlives stop-services (the detached target wants
+# it) and dies in kill-leftovers' first move.
+[ "$variant" = networkmanager ] && check "enter SIGKILLed NetworkManager (no release, no flush)" grep -q 'SIGKILL NetworkManager' <<< "$out"
 check_not "enter froze every lifetime (no 'NOT frozen' warning)" grep -q 'NOT frozen' <<< "$out"
 
 detached_checks() {   # WHEN
@@ -269,19 +371,21 @@ detached_checks() {   # WHEN
     check "$when: $(variant_label)" variant_there 1022
     check "$when: the gateway answers ping$([ "$variant" = ipv6 ] && echo ", fec0::2 too") (busybox ping)" gateway_answers 1022
     check "$when: the 1022 session held since before enter is connected" kill -0 "$session"
+    [ "$variant" != networkmanager ] ||
+        check "$when: no NetworkManager and no DHCP client runs (NM got no chance to release the lease)" no_nm_or_dhcp_process 1022
 }
 vm_ssh "$name" 1022 "$listing_cmd; echo '## ip -6 neigh'; ip -6 neigh" > "$dir/detached.listing" 2>&1
 sed 's/^/    /' "$dir/detached.listing"
 detached_checks DETACHED
 check "DETACHED: every address of ens3 has an infinite lifetime (valid_lft forever)" ens3_lifetimes_forever
-if [ "$variant" = ipv6 ]; then
+if [ "$variant" = ipv6 ] || { [ "$variant" = networkmanager ] && grep -q 'dev ens3' <<< "$ra"; }; then
     # The RA default route. busybox's ip says "expires 0sec" for any route
     # that expires; /proc/net/ipv6_route has the flag (RTF_EXPIRES,
     # 0x400000). Where the kernel itself processes RAs (accept_ra 2, or 1
     # without forwarding: ifupdown's inet6 auto) it renews the route at
     # each RA (QEMU sends them every 200-600 s, router lifetime 1800 s) and
     # offroot leaves it to it; where networkd took the RAs (accept_ra 0) no
-    # one renews it while DETACHED.
+    # one renews it while DETACHED; nor where NM took them (accept_ra 0 too).
     ra_line=$(vm_ssh "$name" 1022 "ip -6 route show default" | grep 'dev ens3' | head -n 1)
     ra_flags=$(vm_ssh "$name" 1022 "cat /proc/net/ipv6_route" | awk '$1 ~ /^0+$/ && $2 == "00" && $10 == "ens3" {print $9; exit}')
     ra_sys=$(vm_ssh "$name" 1022 "cat /proc/sys/net/ipv6/conf/ens3/accept_ra /proc/sys/net/ipv6/conf/ens3/forwarding" | xargs)
@@ -306,8 +410,11 @@ detached_checks "after ${detached_seconds} s DETACHED"
 vm_ssh "$name" 1022 "ip addr show dev ens3; ip route; ip -6 route" 2>&1 | sed 's/^/    /'
 
 lines_at_return=$(wc -l < "$dir/session.out")
+# The guest's clock before return: NM's journal from then on says what it
+# did with ens3 once the init started it again.
+guest_return_time=$(vm_ssh "$name" 1022 "date +%s") || guest_return_time=0
 out=$(OFFROOT_VM_SSH_TIMEOUT=600 vm_ssh "$name" 1022 offroot return 2>&1) && rc=0 || rc=$?
-echo "$out" | sed 's/^/    /'
+printf '%s\n' "$out" | sed 's/^/    /'
 check "offroot return" test "$rc" = 0 || exit 1
 return_line=$(grep 'NORMAL:' <<< "$out" || true)
 check "after return: sshd on 22 answers" vm_wait_ssh "$name" 22 180 || exit 1
@@ -315,6 +422,18 @@ check "after return: sshd on 22 answers" vm_wait_ssh "$name" 22 180 || exit 1
 check "after return: offroot status says NORMAL" status_is NORMAL
 check "after return: $(init_label)" wait_for 90 init_in_charge
 [ "$init" = systemd ] && check "after return: no failed units" no_failed_units "$name"
+if [ "$variant" = networkmanager ]; then
+    # A finite lifetime alone could be offroot's thaw (the lease's, given
+    # back at return), not NM's: its journal says whether NM took the lease
+    # again itself.
+    check "after return: NetworkManager's DHCP took the lease of 10.0.2.15 again (its journal since return)" wait_for 60 nm_renewed
+    nm_journal > "$dir/nm-return.log" 2>&1
+    grep -E 'ens3|dhcp|manager:|startup|NetworkManager \(version' "$dir/nm-return.log" | head -n 60 | sed 's/^/    NM: /'
+    vm_ssh "$name" 22 "nmcli -t -f DEVICE,TYPE,STATE,CONNECTION device; nmcli -t -f GENERAL.STATE,GENERAL.CONNECTION,DHCP4 device show ens3" | sed 's/^/    /'
+    check "after return: NetworkManager's DHCP holds the lease of 10.0.2.15 (nmcli's DHCP4 options)" nm_lease
+    lft=$(dhcp_lifetime 22)
+    check "after return: 10.0.2.15/24's lifetime is finite again (valid_lft ${lft:-none})" finite "$lft"
+fi
 # The init's configuration has had its turn: the state as before enter,
 # given up to 120 s (an RA, a DHCP exchange).
 same_as_before() { state > "$dir/after.state" && cmp -s "$dir/before.state" "$dir/after.state"; }
@@ -323,8 +442,8 @@ vm_ssh "$name" 22 "$listing_cmd" > "$dir/after.listing" 2>&1
 sed 's/^/    /' "$dir/after.listing"
 missing=$(LC_ALL=C comm -23 "$dir/before.state" "$dir/after.state")
 added=$(LC_ALL=C comm -13 "$dir/before.state" "$dir/after.state")
-[ -z "$missing" ] || echo "$missing" | sed 's/^/    missing: /'
-[ -z "$added" ] || echo "$added" | sed 's/^/    extra: /'
+[ -z "$missing" ] || printf '%s\n' "$missing" | sed 's/^/    missing: /'
+[ -z "$added" ] || printf '%s\n' "$added" | sed 's/^/    extra: /'
 check "after return: every address, route and rule of before enter is there (normalised)" test -z "$missing"
 check "after return: no address, route or rule that was not there before enter (nothing of offroot left)" test -z "$added"
 check "after return: $(variant_label)" variant_there 22
